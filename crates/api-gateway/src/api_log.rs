@@ -1,0 +1,337 @@
+//! Each request's lines are appended to a buffer owned by the worker thread that served it (an
+//! uncontended lock, no allocation, no cross-thread hand-off per request). A writer thread swaps
+//! every buffer out each 50 ms, writes the batch and flushes once. Handlers never wait on disk;
+//! a request's lines stay together, and entries from different workers interleave per batch. If the
+//! writer falls far behind (a stuck disk), new entries are dropped and counted, never blocking.
+//! (A channel message per request cost ~15% of the token endpoint's throughput: bench/README.md.)
+
+use std::cell::RefCell;
+use std::fmt::Write as _;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Write as _};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use time::OffsetDateTime;
+use time::macros::format_description;
+
+/// File name inside the log folder, as in the original.
+pub const FILE_NAME: &str = "api.log";
+/// Most request-data bytes written per request; longer bodies are cut with a marker.
+const MAX_DATA_BYTES: usize = 1024;
+/// How often the writer collects the buffers: the most a line waits before reaching the file.
+const BATCH_INTERVAL: Duration = Duration::from_millis(50);
+/// A worker's buffer never grows past this (≈ 30,000 entries); beyond it entries are dropped.
+const MAX_BUFFER_BYTES: usize = 8 * 1024 * 1024;
+
+/// One worker thread's pending lines.
+#[derive(Debug, Default)]
+struct Shard {
+    pending: Mutex<String>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    /// Tells a thread's shard of this log from those of another log (tests run several).
+    id: u64,
+    shards: Mutex<Vec<Arc<Shard>>>,
+    dropped: AtomicUsize,
+    stop: AtomicBool,
+}
+
+static NEXT_LOG_ID: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    /// This thread's shard of each log it has written to.
+    static SHARDS: RefCell<Vec<(u64, Arc<Shard>)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Handle to the request log; cheap to clone into every worker.
+#[derive(Clone, Debug)]
+pub struct ApiLog {
+    shared: Arc<Shared>,
+}
+
+/// Owns the writer thread; dropping it writes out what is pending and joins the thread.
+#[derive(Debug)]
+pub struct ApiLogGuard {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Drop for ApiLogGuard {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::Release);
+        if let Some(thread) = self.thread.take() {
+            thread.thread().unpark();
+            let _ = thread.join();
+        }
+    }
+}
+
+impl ApiLog {
+    /// Opens (appends to) `dir/api.log`, creating `dir` if needed, and starts the writer thread.
+    pub fn open(dir: &Path) -> io::Result<(ApiLog, ApiLogGuard)> {
+        fs::create_dir_all(dir)?;
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join(FILE_NAME))?;
+        let shared = Arc::new(Shared {
+            id: NEXT_LOG_ID.fetch_add(1, Ordering::Relaxed),
+            shards: Mutex::default(),
+            dropped: AtomicUsize::new(0),
+            stop: AtomicBool::new(false),
+        });
+        let writer_shared = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name("api-log-writer".into())
+            .spawn(move || {
+                write_batches(&writer_shared, BufWriter::with_capacity(256 * 1024, file))
+            })?;
+        let guard = ApiLogGuard {
+            shared: Arc::clone(&shared),
+            thread: Some(thread),
+        };
+        Ok((ApiLog { shared }, guard))
+    }
+
+    /// Starts a request's entry, tagged like the original (`TOKEN`, `START`, …).
+    /// The entry's lines share one timestamp, taken here.
+    pub fn entry(&self, tag: &'static str) -> Entry {
+        Entry::new(tag)
+    }
+
+    /// Appends a finished entry to this thread's buffer; never blocks on disk.
+    pub fn commit(&self, entry: Entry) {
+        let shard = SHARDS.with_borrow_mut(|shards| {
+            if let Some((_, shard)) = shards.iter().find(|(id, _)| *id == self.shared.id) {
+                return Arc::clone(shard);
+            }
+            let shard = Arc::new(Shard::default());
+            self.shared
+                .shards
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(Arc::clone(&shard));
+            shards.push((self.shared.id, Arc::clone(&shard)));
+            shard
+        });
+        let mut pending = shard.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        let text = entry.as_str();
+        if pending.len() + text.len() > MAX_BUFFER_BYTES {
+            self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+        } else {
+            pending.push_str(text);
+        }
+    }
+
+    /// Entries dropped because the writer fell behind.
+    pub fn dropped(&self) -> usize {
+        self.shared.dropped.load(Ordering::Relaxed)
+    }
+}
+
+/// The writer thread: every [`BATCH_INTERVAL`], swap out each worker's buffer, write, flush once.
+fn write_batches(shared: &Shared, mut out: BufWriter<File>) {
+    let mut batch = String::new();
+    loop {
+        let stopping = shared.stop.load(Ordering::Acquire);
+        let shards = shared
+            .shards
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let mut wrote = false;
+        for shard in shards {
+            batch.clear();
+            std::mem::swap(
+                &mut batch,
+                &mut *shard.pending.lock().unwrap_or_else(PoisonError::into_inner),
+            );
+            if !batch.is_empty() {
+                wrote |= out.write_all(batch.as_bytes()).is_ok();
+            }
+        }
+        if wrote {
+            let _ = out.flush();
+        }
+        if stopping {
+            return;
+        }
+        std::thread::park_timeout(BATCH_INTERVAL);
+    }
+}
+
+/// Python logging's level names, as the original wrote them.
+#[derive(Debug, Clone, Copy)]
+pub enum Level {
+    Info,
+    Warning,
+    Error,
+}
+
+impl Level {
+    fn as_str(self) -> &'static str {
+        match self {
+            Level::Info => "INFO",
+            Level::Warning => "WARNING",
+            Level::Error => "ERROR",
+        }
+    }
+}
+
+/// One request's lines, written together.
+#[derive(Debug)]
+pub struct Entry {
+    buf: String,
+    /// `[YYYY-MM-DD HH:MM:SS] ` … up to and including `[TAG] `, shared by every line.
+    prefix_end: usize,
+    tag: &'static str,
+}
+
+impl Entry {
+    fn new(tag: &'static str) -> Self {
+        let mut buf = String::with_capacity(384);
+        with_timestamp(|ts| buf.push_str(ts));
+        let prefix_end = buf.len();
+        Entry {
+            buf,
+            prefix_end,
+            tag,
+        }
+    }
+
+    fn start_line(&mut self, level: Level) {
+        if self.buf.len() > self.prefix_end {
+            self.buf.extend_from_within(..self.prefix_end);
+        }
+        self.buf.push(' ');
+        self.buf.push_str(level.as_str());
+        self.buf.push_str(" api [");
+        self.buf.push_str(self.tag);
+        self.buf.push_str("] ");
+    }
+
+    pub fn line(&mut self, level: Level, message: std::fmt::Arguments<'_>) {
+        self.start_line(level);
+        match message.as_str() {
+            Some(text) => self.buf.push_str(text),
+            None => {
+                let _ = self.buf.write_fmt(message);
+            }
+        }
+        self.buf.push('\n');
+    }
+
+    /// `Request data: …` with the body as received, control characters escaped, cut at 1 KiB.
+    pub fn request_data(&mut self, body: &[u8]) {
+        self.start_line(Level::Info);
+        self.buf.push_str("Request data: ");
+        push_escaped(&mut self.buf, body);
+        self.buf.push('\n');
+    }
+
+    /// The entry's text, as it will be written.
+    pub fn as_str(&self) -> &str {
+        if self.buf.len() == self.prefix_end {
+            ""
+        } else {
+            &self.buf
+        }
+    }
+}
+
+/// Appends `bytes` as one safe line: printable text kept, control characters and invalid UTF-8 escaped.
+fn push_escaped(out: &mut String, bytes: &[u8]) {
+    let cut = bytes.len() > MAX_DATA_BYTES;
+    let bytes = &bytes[..bytes.len().min(MAX_DATA_BYTES)];
+    if bytes.iter().all(|b| (0x20..0x7f).contains(b)) {
+        // Printable ASCII (nearly every request): nothing to escape.
+        out.push_str(std::str::from_utf8(bytes).unwrap_or_default());
+    } else {
+        push_escaped_slow(out, bytes);
+    }
+    if cut {
+        out.push_str("… (cut)");
+    }
+}
+
+fn push_escaped_slow(out: &mut String, bytes: &[u8]) {
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                c if c.is_control() => {
+                    let _ = write!(out, "\\u{{{:x}}}", c as u32);
+                }
+                c => out.push(c),
+            }
+        }
+        for b in chunk.invalid() {
+            let _ = write!(out, "\\x{b:02x}");
+        }
+    }
+}
+
+thread_local! {
+    static TIMESTAMP: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
+}
+
+/// `[YYYY-MM-DD HH:MM:SS]` in UTC, formatted at most once per second per thread.
+fn with_timestamp(f: impl FnOnce(&str)) {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    TIMESTAMP.with_borrow_mut(|(secs, text)| {
+        if *secs != now {
+            *secs = now;
+            text.clear();
+            let when = OffsetDateTime::from_unix_timestamp(now as i64)
+                .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+            let formatted = when
+                .format(format_description!(
+                    "[[[year]-[month]-[day] [hour]:[minute]:[second]]"
+                ))
+                .unwrap_or_default();
+            text.push_str(&formatted);
+        }
+        f(text);
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_look_like_the_originals() {
+        let mut entry = Entry::new("TOKEN");
+        entry.line(Level::Info, format_args!("POST from {}", "172.19.0.5"));
+        entry.request_data(b"{\"channel\": \"a\nb\", \"x\": \"\x01\xff\"}");
+        let lines: Vec<_> = entry.as_str().lines().collect();
+        assert_eq!(lines.len(), 2);
+        assert!(
+            lines[0].starts_with('[')
+                && lines[0].ends_with("] INFO api [TOKEN] POST from 172.19.0.5")
+        );
+        assert_eq!(lines[0].find(']'), Some(20));
+        assert!(
+            lines[1].ends_with(r#"Request data: {"channel": "a\nb", "x": "\u{1}\xff"}"#),
+            "{}",
+            lines[1]
+        );
+    }
+
+    #[test]
+    fn long_bodies_are_cut() {
+        let mut out = String::new();
+        push_escaped(&mut out, &[b'a'; 5000]);
+        assert!(out.len() < 1100 && out.ends_with("(cut)"));
+    }
+}

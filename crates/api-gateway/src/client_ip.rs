@@ -1,0 +1,93 @@
+//! The client address for the request log: the peer, or what a trusted proxy (nginx) says it is.
+
+use std::net::IpAddr;
+
+use actix_web::HttpRequest;
+use ipnet::IpNet;
+
+fn trusted(ip: IpAddr, proxies: &[IpNet]) -> bool {
+    proxies.iter().any(|net| net.contains(&ip))
+}
+
+/// The addresses listed in header `name`, right-most first; unparsable entries skipped.
+fn header_ips<'a>(req: &'a HttpRequest, name: &str) -> impl Iterator<Item = IpAddr> + 'a {
+    req.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .rsplit(',')
+        .filter_map(|s| s.trim().parse::<IpAddr>().ok())
+}
+
+/// The peer address, unless the peer is a trusted proxy: then `X-Real-IP`, or else the right-most
+/// `X-Forwarded-For` entry that is not itself a trusted proxy.
+pub fn client_ip(req: &HttpRequest, proxies: &[IpNet]) -> Option<IpAddr> {
+    let peer = req.peer_addr()?.ip();
+    if !trusted(peer, proxies) {
+        return Some(peer);
+    }
+    if let Some(real) = header_ips(req, "x-real-ip").next() {
+        return Some(real);
+    }
+    Some(
+        header_ips(req, "x-forwarded-for")
+            .find(|ip| !trusted(*ip, proxies))
+            .unwrap_or(peer),
+    )
+}
+
+/// Writes the client address, or `-` when unknown.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub Option<IpAddr>);
+
+impl std::fmt::Display for ClientIp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(ip) => ip.fmt(f),
+            None => f.write_str("-"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::TestRequest;
+
+    fn proxies() -> Vec<IpNet> {
+        vec![
+            "127.0.0.0/8".parse().unwrap(),
+            "10.0.0.0/8".parse().unwrap(),
+        ]
+    }
+
+    #[test]
+    fn believes_only_trusted_peers() {
+        let from_proxy = TestRequest::default()
+            .peer_addr("127.0.0.1:5000".parse().unwrap())
+            .insert_header(("x-forwarded-for", "203.0.113.9, 10.0.0.7"))
+            .to_http_request();
+        assert_eq!(
+            ClientIp(client_ip(&from_proxy, &proxies())).to_string(),
+            "203.0.113.9"
+        );
+
+        let real_ip = TestRequest::default()
+            .peer_addr("10.1.2.3:5000".parse().unwrap())
+            .insert_header(("x-real-ip", "198.51.100.4"))
+            .to_http_request();
+        assert_eq!(
+            ClientIp(client_ip(&real_ip, &proxies())).to_string(),
+            "198.51.100.4"
+        );
+
+        let spoofed = TestRequest::default()
+            .peer_addr("203.0.113.50:5000".parse().unwrap())
+            .insert_header(("x-real-ip", "1.2.3.4"))
+            .to_http_request();
+        assert_eq!(
+            ClientIp(client_ip(&spoofed, &proxies())).to_string(),
+            "203.0.113.50"
+        );
+    }
+}

@@ -1,0 +1,351 @@
+//! Typed gateway settings, loaded once: built-in defaults, then `.env`, then the environment.
+//!
+//! Every problem is reported as one line naming the variable; secret values never appear in it.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use agora_token::{AppCertificate, AppId, Version};
+use ipnet::IpNet;
+use memharbor_shared::settings_source;
+use secrecy::SecretString;
+use serde::Deserialize;
+
+/// Settings of the gateway process.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub http_addr: SocketAddr,
+    /// Actix worker threads; `None` = one per CPU core.
+    pub workers: Option<usize>,
+    pub agora: AgoraSettings,
+    /// Accepted `Authorization: Bearer` keys; empty = no API keys required.
+    pub api_keys: Vec<SecretString>,
+    /// Shared with the recorder; the internal API key is derived from it.
+    pub secret_key: SecretString,
+    /// True when `MEMHARBOR_SECRET_KEY` was not set and the development secret is in use.
+    pub secret_key_is_default: bool,
+    pub log_dir: PathBuf,
+    /// Peers whose `X-Real-IP` / `X-Forwarded-For` are believed (nginx).
+    pub trusted_proxies: Vec<IpNet>,
+    pub recorder: RecorderSettings,
+    pub telemetry: TelemetrySettings,
+}
+
+#[derive(Debug, Clone)]
+pub struct AgoraSettings {
+    pub app_id: AppId,
+    pub app_cert: AppCertificate,
+    pub token_version: Version,
+}
+
+#[derive(Debug, Clone)]
+pub struct RecorderSettings {
+    /// Base URL of the recorder's internal API.
+    pub url: String,
+    /// The recording bot's Agora uid.
+    pub uid: u32,
+    /// Longest recording; the bot's token outlives it.
+    pub max_duration_s: u32,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TelemetrySettings {
+    pub debug: bool,
+    pub json: bool,
+}
+
+/// A setting that is missing or malformed: `variable` names it, `problem` says what is accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{variable} {problem}")]
+pub struct SettingsError {
+    pub variable: &'static str,
+    pub problem: String,
+}
+
+fn err(variable: &'static str, problem: impl Into<String>) -> SettingsError {
+    SettingsError {
+        variable,
+        problem: problem.into(),
+    }
+}
+
+pub const DEFAULT_HTTP_ADDR: &str = "0.0.0.0:8001";
+pub const DEFAULT_RECORDER_URL: &str = "http://127.0.0.1:3100";
+pub const DEFAULT_RECORDER_UID: u32 = 999_999;
+pub const DEFAULT_MAX_DURATION_S: u32 = 14_400;
+pub const DEFAULT_TRUSTED_PROXIES: &str =
+    "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7";
+
+/// The variables as the `config` crate sees them (lower-cased names, string values).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Raw {
+    agora_app_id: Option<String>,
+    agora_app_cert: Option<String>,
+    memharbor_secret_key: Option<String>,
+    memharbor_debug: Option<String>,
+    memharbor_http_addr: Option<String>,
+    memharbor_workers: Option<String>,
+    memharbor_token_version: Option<String>,
+    memharbor_api_keys: Option<String>,
+    memharbor_log_dir: Option<String>,
+    memharbor_log_format: Option<String>,
+    memharbor_trusted_proxies: Option<String>,
+    recorder_url: Option<String>,
+    recorder_uid: Option<String>,
+    recorder_max_duration_s: Option<String>,
+}
+
+/// `Some(trimmed)` for a set, non-empty value.
+fn present(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+pub(crate) fn parse_bool(
+    variable: &'static str,
+    value: Option<&str>,
+) -> Result<bool, SettingsError> {
+    match value.map(str::to_ascii_lowercase).as_deref() {
+        None | Some("0" | "false" | "no" | "off") => Ok(false),
+        Some("1" | "true" | "yes" | "on") => Ok(true),
+        Some(_) => Err(err(variable, "must be 0/1, true/false, yes/no or on/off")),
+    }
+}
+
+fn parse_num<T: FromStr>(
+    variable: &'static str,
+    value: Option<&str>,
+    default: T,
+    what: &str,
+) -> Result<T, SettingsError> {
+    value.map_or(Ok(default), |v| {
+        v.parse()
+            .map_err(|_| err(variable, format!("must be {what} (got {v:?})")))
+    })
+}
+
+impl Settings {
+    /// Loads from `.env` in the working directory (if any) and the process environment.
+    pub fn load() -> Result<Self, SettingsError> {
+        let dotenv = settings_source::read_env_file(std::path::Path::new(".env"))
+            .map_err(|e| err("(.env file)", format!("cannot be read: {e}")))?;
+        Self::from_sources(dotenv, std::env::vars().collect())
+    }
+
+    /// Builds settings from explicit `.env` and environment maps (the environment wins).
+    pub fn from_sources(
+        dotenv: HashMap<String, String>,
+        env: HashMap<String, String>,
+    ) -> Result<Self, SettingsError> {
+        let raw: Raw = settings_source::build_config(dotenv, env)
+            .and_then(|c| c.try_deserialize())
+            .map_err(|e| err("(settings)", format!("cannot be read: {e}")))?;
+        Self::from_raw(raw)
+    }
+
+    fn from_raw(raw: Raw) -> Result<Self, SettingsError> {
+        let app_id = match present(&raw.agora_app_id) {
+            None => {
+                return Err(err(
+                    "AGORA_APP_ID",
+                    "is missing: set it to your Agora project's App ID (32 hex characters)",
+                ));
+            }
+            Some(v) => AppId::new(v).map_err(|e| err("AGORA_APP_ID", e.to_string()))?,
+        };
+        let app_cert = match present(&raw.agora_app_cert) {
+            None => {
+                return Err(err(
+                    "AGORA_APP_CERT",
+                    "is missing: set it to your Agora project's primary App Certificate (32 hex characters)",
+                ));
+            }
+            Some(v) => AppCertificate::new(v).map_err(|e| err("AGORA_APP_CERT", e.to_string()))?,
+        };
+        let token_version = present(&raw.memharbor_token_version)
+            .map_or(Ok(Version::V006), Version::from_str)
+            .map_err(|_| err("MEMHARBOR_TOKEN_VERSION", "must be 006 or 007"))?;
+
+        let http_addr = parse_num(
+            "MEMHARBOR_HTTP_ADDR",
+            present(&raw.memharbor_http_addr),
+            DEFAULT_HTTP_ADDR.parse().unwrap_or_else(|_| unreachable!()),
+            "an address like 0.0.0.0:8001",
+        )?;
+        let workers = match present(&raw.memharbor_workers) {
+            None => None,
+            Some(v) => Some(
+                v.parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=256).contains(n))
+                    .ok_or_else(|| {
+                        err(
+                            "MEMHARBOR_WORKERS",
+                            "must be a number of threads from 1 to 256",
+                        )
+                    })?,
+            ),
+        };
+        let api_keys = present(&raw.memharbor_api_keys)
+            .map(|keys| {
+                keys.split(',')
+                    .map(str::trim)
+                    .filter(|k| !k.is_empty())
+                    .map(|k| SecretString::from(k.to_owned()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let (secret_key, secret_key_is_default) = match present(&raw.memharbor_secret_key) {
+            Some(v) => (SecretString::from(v.to_owned()), false),
+            None => (
+                SecretString::from(memharbor_shared::internal_auth::DEVELOPMENT_SECRET.to_owned()),
+                true,
+            ),
+        };
+        let trusted_proxies = present(&raw.memharbor_trusted_proxies)
+            .unwrap_or(DEFAULT_TRUSTED_PROXIES)
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                p.parse::<IpNet>()
+                    .or_else(|_| p.parse::<std::net::IpAddr>().map(IpNet::from))
+                    .map_err(|_| err("MEMHARBOR_TRUSTED_PROXIES", format!("must be a comma-separated list of IP addresses or CIDR ranges (got {p:?})")))
+            })
+            .collect::<Result<_, _>>()?;
+
+        let recorder_url = present(&raw.recorder_url).unwrap_or(DEFAULT_RECORDER_URL);
+        let recorder_url = reqwest::Url::parse(recorder_url)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https"))
+            .map(|u| u.as_str().trim_end_matches('/').to_owned())
+            .ok_or_else(|| {
+                err(
+                    "RECORDER_URL",
+                    format!("must be an http(s) URL like {DEFAULT_RECORDER_URL}"),
+                )
+            })?;
+        let recorder_uid = parse_num(
+            "RECORDER_UID",
+            present(&raw.recorder_uid),
+            DEFAULT_RECORDER_UID,
+            "a uid from 1 to 4294967295",
+        )?;
+        if recorder_uid == 0 {
+            return Err(err(
+                "RECORDER_UID",
+                "must be a uid from 1 to 4294967295 (0 is Agora's wildcard)",
+            ));
+        }
+        let max_duration_s = parse_num(
+            "RECORDER_MAX_DURATION_S",
+            present(&raw.recorder_max_duration_s),
+            DEFAULT_MAX_DURATION_S,
+            "a number of seconds",
+        )?;
+        if max_duration_s == 0 {
+            return Err(err("RECORDER_MAX_DURATION_S", "must be at least 1 second"));
+        }
+
+        let telemetry = TelemetrySettings {
+            debug: parse_bool("MEMHARBOR_DEBUG", present(&raw.memharbor_debug))?,
+            json: match present(&raw.memharbor_log_format) {
+                None | Some("text") => false,
+                Some("json") => true,
+                Some(_) => return Err(err("MEMHARBOR_LOG_FORMAT", "must be text or json")),
+            },
+        };
+
+        Ok(Self {
+            http_addr,
+            workers,
+            agora: AgoraSettings {
+                app_id,
+                app_cert,
+                token_version,
+            },
+            api_keys,
+            secret_key,
+            secret_key_is_default,
+            log_dir: PathBuf::from(present(&raw.memharbor_log_dir).unwrap_or("logs")),
+            trusted_proxies,
+            recorder: RecorderSettings {
+                url: recorder_url,
+                uid: recorder_uid,
+                max_duration_s,
+            },
+            telemetry,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ID: &str = "970CA35de60c44645bbae8a215061b33";
+    const CERT: &str = "5CFd2fd1755d40ecb72977518be15d3b";
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_apply_and_the_environment_beats_dotenv() {
+        let s = Settings::from_sources(
+            env(&[
+                ("AGORA_APP_ID", ID),
+                ("AGORA_APP_CERT", CERT),
+                ("MEMHARBOR_TOKEN_VERSION", "007"),
+            ]),
+            env(&[
+                ("MEMHARBOR_TOKEN_VERSION", "006"),
+                ("MEMHARBOR_API_KEYS", "a, b,,"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.agora.token_version, Version::V006);
+        assert_eq!(s.http_addr.to_string(), DEFAULT_HTTP_ADDR);
+        assert_eq!(s.api_keys.len(), 2);
+        assert_eq!(s.recorder.url, DEFAULT_RECORDER_URL);
+        assert!(s.secret_key_is_default);
+    }
+
+    #[test]
+    fn a_bad_credential_names_the_variable_and_hides_the_value() {
+        let e = Settings::from_sources(HashMap::new(), env(&[("AGORA_APP_ID", ID)])).unwrap_err();
+        assert_eq!(e.variable, "AGORA_APP_CERT");
+        let secret = "not-hex-not-hex-not-hex-not-hex!";
+        let e = Settings::from_sources(
+            HashMap::new(),
+            env(&[("AGORA_APP_ID", ID), ("AGORA_APP_CERT", secret)]),
+        )
+        .unwrap_err();
+        assert_eq!(e.variable, "AGORA_APP_CERT");
+        assert!(!e.to_string().contains(secret), "{e}");
+    }
+
+    #[test]
+    fn malformed_values_are_refused() {
+        for (var, value) in [
+            ("MEMHARBOR_TOKEN_VERSION", "008"),
+            ("MEMHARBOR_HTTP_ADDR", "nowhere"),
+            ("MEMHARBOR_DEBUG", "maybe"),
+            ("RECORDER_URL", "ftp://x"),
+            ("RECORDER_UID", "0"),
+            ("MEMHARBOR_TRUSTED_PROXIES", "10.0.0.0/33"),
+        ] {
+            let e = Settings::from_sources(
+                HashMap::new(),
+                env(&[("AGORA_APP_ID", ID), ("AGORA_APP_CERT", CERT), (var, value)]),
+            )
+            .unwrap_err();
+            assert_eq!(e.variable, var);
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! Building the application: bind the listener, assemble shared state, run until stopped.
+
+use std::io;
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::middleware::{Condition, from_fn};
+use actix_web::{App, HttpServer, web};
+use agora_token::RtcTokenBuilder;
+use ipnet::IpNet;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::api_log::{ApiLog, ApiLogGuard};
+use crate::recorder_client::RecorderClient;
+use crate::settings::Settings;
+use crate::{auth, routes, telemetry};
+
+/// What every handler shares. Cheap to clone (one `Arc` inside `web::Data`).
+#[derive(Debug)]
+pub struct AppState {
+    pub tokens: RtcTokenBuilder,
+    pub api_log: ApiLog,
+    pub api_keys: Arc<[SecretString]>,
+    pub trusted_proxies: Vec<IpNet>,
+    pub recorder: RecorderClient,
+}
+
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: String, source: io::Error },
+    #[error("cannot open the request log in {dir}: {source}")]
+    ApiLog { dir: String, source: io::Error },
+    #[error("cannot create the HTTP client for the recorder: {0}")]
+    HttpClient(#[from] reqwest::Error),
+}
+
+/// A bound, not yet running gateway.
+pub struct Application {
+    port: u16,
+    server: Server,
+    _api_log: ApiLogGuard,
+}
+
+impl Application {
+    /// Binds `settings.http_addr` (port 0 = any free port) and prepares the server.
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let listener =
+            TcpListener::bind(settings.http_addr).map_err(|source| StartupError::Bind {
+                addr: settings.http_addr.to_string(),
+                source,
+            })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| StartupError::Bind {
+                addr: settings.http_addr.to_string(),
+                source,
+            })?
+            .port();
+        let (api_log, api_log_guard) =
+            ApiLog::open(&settings.log_dir).map_err(|source| StartupError::ApiLog {
+                dir: settings.log_dir.display().to_string(),
+                source,
+            })?;
+        if settings.secret_key_is_default {
+            tracing::warn!(
+                "MEMHARBOR_SECRET_KEY is not set: the recorder's internal API uses the development key; set it in production"
+            );
+        }
+        let state = web::Data::new(AppState {
+            tokens: RtcTokenBuilder::new(
+                settings.agora.token_version,
+                settings.agora.app_id.clone(),
+                settings.agora.app_cert.clone(),
+            ),
+            api_log,
+            api_keys: settings.api_keys.clone().into(),
+            trusted_proxies: settings.trusted_proxies.clone(),
+            recorder: RecorderClient::new(
+                &settings.recorder.url,
+                settings.secret_key.expose_secret(),
+            )?,
+        });
+
+        let keys_required = !settings.api_keys.is_empty();
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .configure(routes::configure)
+                .default_service(web::to(routes::not_found))
+                .wrap(Condition::new(
+                    keys_required,
+                    from_fn(auth::require_api_key),
+                ))
+                .wrap(from_fn(telemetry::trace_request))
+        });
+        if let Some(workers) = settings.workers {
+            server = server.workers(workers);
+        }
+        let server = server
+            .listen(listener)
+            .map_err(|source| StartupError::Bind {
+                addr: settings.http_addr.to_string(),
+                source,
+            })?
+            .run();
+        tracing::info!(
+            addr = %settings.http_addr,
+            port,
+            token_version = %settings.agora.token_version,
+            api_keys = settings.api_keys.len(),
+            "api-gateway listening"
+        );
+        Ok(Self {
+            port,
+            server,
+            _api_log: api_log_guard,
+        })
+    }
+
+    /// The port actually bound.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGINT/SIGTERM, then drains in-flight requests.
+    pub async fn run_until_stopped(self) -> io::Result<()> {
+        self.server.await
+    }
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("port", &self.port)
+            .finish_non_exhaustive()
+    }
+}

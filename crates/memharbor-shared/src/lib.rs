@@ -1,0 +1,8 @@
+//! What the gateway and the recorder must agree on, in one place: the recording channel's form,
+//! the JSON error body, the key the gateway proves itself with to the recorder, and where settings
+//! come from (`.env` below the process environment).
+
+pub mod channel;
+pub mod error_body;
+pub mod internal_auth;
+pub mod settings_source;

@@ -1,0 +1,81 @@
+// Global declarations shared by the stand-in, its self-check page and (later) the production page.
+// The real UMD bundle sets `globalThis.AgoraRTC`; the package's d.ts has no `export as namespace`,
+// so the global is declared here. `__standin` exists only on the stand-in (tests only).
+import type { IAgoraRTC, UID } from "agora-rtc-sdk-ng";
+
+declare global {
+  /** One participant scripted by the stand-in. Times are ms after `join()` resolves. */
+  interface StandinParticipant {
+    uid: UID;
+    /** <= 0: already in the channel when the bot joins. Default 0. */
+    joinAt?: number;
+    /** null/absent: never publishes audio. <= 0 (with joinAt <= 0): already publishing at join. */
+    publishAt?: number | null;
+    unpublishAt?: number | null;
+    leaveAt?: number | null;
+    /** user-left reason; default "Quit". */
+    leaveReason?: string;
+    /** Audio is on exactly during these segments (ms after join resolves), silent otherwise. */
+    speech?: { from: number; to: number }[];
+    audio?:
+      | { type: "tone"; frequency?: number; gain?: number }
+      | { type: "wav"; dataUrl: string; gain?: number };
+  }
+
+  interface StandinEvent {
+    at: number;
+    type: "token-privilege-will-expire" | "token-privilege-did-expire" | "connection-state-change" | "exception";
+    /** connection-state-change only. */
+    state?: "DISCONNECTED" | "CONNECTING" | "RECONNECTING" | "CONNECTED" | "DISCONNECTING";
+    /** connection-state-change to DISCONNECTED only, e.g. "NETWORK_ERROR", "UID_BANNED". */
+    reason?: string;
+    /** exception only. */
+    code?: number;
+    msg?: string;
+    uid?: UID;
+  }
+
+  interface StandinChannel {
+    joinDelayMs?: number;
+    joinError?: { code: string; message: string; data?: unknown } | null;
+    joinHang?: boolean;
+    participants?: StandinParticipant[];
+    events?: StandinEvent[];
+  }
+
+  interface StandinConfig {
+    channels?: { [channelOrStar: string]: StandinChannel };
+    /** Timeout for the loopback connection behind subscribe(). Default 5000 ms. */
+    subscribeTimeoutMs?: number;
+  }
+
+  interface StandinLogEntry {
+    /** performance.now() in the page */
+    t: number;
+    call: string;
+    args: unknown[];
+  }
+
+  interface StandinEmitted {
+    t: number;
+    event: string;
+    /** JSON-friendly copy: remote users appear as their uid. */
+    args: unknown[];
+  }
+
+  interface AgoraStandinControl {
+    configure(config: StandinConfig): void;
+    readonly config: StandinConfig;
+    /** join/leave/subscribe/unsubscribe/renewToken/setClientRole/createClient calls. */
+    readonly log: StandinLogEntry[];
+    /** Every event the stand-in emitted on any client, in order. */
+    readonly emitted: StandinEmitted[];
+    readonly renewedTokens: string[];
+    /** performance.now() when the last successful join resolved (the scenario's time 0). */
+    readonly joinedAt: number | null;
+  }
+
+  // eslint-disable-next-line no-var
+  var AgoraRTC: IAgoraRTC & { __standin: AgoraStandinControl };
+}
+export {};
