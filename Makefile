@@ -2,13 +2,16 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 CARGO ?= cargo
+STANDIN := crates/recorder-svc/tests/standin
 
-.PHONY: help run test fmt lint unit bench bench-tokens bench-http setup-run setup-test setup-bench env
+.PHONY: help run demo test fmt lint typecheck unit bench bench-tokens bench-http bench-recorder \
+        setup-run setup-test setup-bench sdk env
 
 help:
 	@echo "make run     set up, build and start the gateway (:8001) and the recorder (:3100)"
-	@echo "make test    set up, then fmt check, clippy and every test"
-	@echo "make bench   token build time (criterion) and HTTP throughput vs the baselines (wrk)"
+	@echo "make demo    record a scripted local call (no Agora account needed) and play it back"
+	@echo "make test    set up, then fmt check, clippy, the SDK stand-in's type check and every test"
+	@echo "make bench   token build time, HTTP throughput vs the baselines, recorder stop latency and load"
 	@echo "make fmt | make lint"
 
 ## Set-up ------------------------------------------------------------------------------------
@@ -22,6 +25,10 @@ setup-test:
 setup-bench:
 	@scripts/setup-system.sh bench
 
+# The pinned Agora Web SDK the recorder page loads (vendor/, not committed).
+sdk:
+	@scripts/fetch-agora-sdk.sh
+
 # A local .env with working placeholder credentials, made once from .env.example.
 .env:
 	@cp .env.example .env
@@ -31,8 +38,11 @@ env: .env
 
 ## Run --------------------------------------------------------------------------------------
 
-run: setup-run .env
+run: setup-run sdk .env
 	@scripts/run.sh
+
+demo: setup-test sdk
+	@scripts/demo.sh
 
 ## Checks -----------------------------------------------------------------------------------
 
@@ -43,21 +53,29 @@ lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
+# The stand-in and the recorder page against agora-rtc-sdk-ng's own TypeScript declarations.
+typecheck:
+	@cd $(STANDIN) && npm ci --no-audit --no-fund --loglevel=error && npm run --silent check
+
 unit:
 	@if command -v cargo-nextest >/dev/null; then \
 	  $(CARGO) nextest run --workspace --no-fail-fast; \
 	else \
-	  $(CARGO) test --workspace --no-fail-fast; \
+	  echo "cargo-nextest not found: running tests one at a time"; \
+	  $(CARGO) test --workspace --no-fail-fast -- --test-threads=1; \
 	fi
 
-test: setup-test lint unit
+test: setup-test sdk lint typecheck unit
 
 ## Benchmarks -------------------------------------------------------------------------------
 
-bench: bench-tokens bench-http
+bench: bench-tokens bench-http bench-recorder
 
 bench-tokens:
 	$(CARGO) bench -p agora-token --bench build
 
 bench-http: setup-bench
 	@bench/http.sh
+
+bench-recorder: setup-bench sdk
+	@bench/recorder.sh

@@ -4,18 +4,26 @@
 # Needs root or sudo for apt-get; prints what it installs.
 set -euo pipefail
 
-build_pkgs=(pkg-config)
-run_pkgs=()
-test_pkgs=()
-bench_pkgs=(wrk python3-venv)
+# ffmpeg-next (audio resampling) links FFmpeg's libraries and generates bindings with clang.
+build_pkgs=(pkg-config clang libclang-dev libavcodec-dev libavformat-dev libavutil-dev
+            libswresample-dev libavfilter-dev libavdevice-dev libswscale-dev)
+# The recorder drives Debian's Chromium; the SDK is fetched with curl and checked with openssl.
+run_pkgs=(chromium curl openssl ca-certificates)
+# Tests: pgrep/kill (process tests), espeak-ng (speech samples for `make demo`).
+test_pkgs=(procps espeak-ng)
+bench_pkgs=(wrk python3-venv procps)
 
 case "${1:-build}" in
   build) want=("${build_pkgs[@]}") ;;
   run)   want=("${build_pkgs[@]}" "${run_pkgs[@]}") ;;
   test)  want=("${build_pkgs[@]}" "${run_pkgs[@]}" "${test_pkgs[@]}") ;;
-  bench) want=("${build_pkgs[@]}" "${run_pkgs[@]}" "${bench_pkgs[@]}") ;;
+  bench) want=("${build_pkgs[@]}" "${run_pkgs[@]}" "${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
   *) echo "usage: $0 build|run|test|bench" >&2; exit 2 ;;
 esac
+# The stand-in's type check needs Node.js and npm: Debian's, unless the machine has its own.
+if [ "${1:-}" = test ] || [ "${1:-}" = bench ]; then
+  command -v npm >/dev/null || want+=(nodejs npm)
+fi
 
 missing=()
 for p in "${want[@]}"; do

@@ -1,10 +1,11 @@
 //! Memharbor's public API gateway: Agora token issuance, API keys, input validation, the request
-//! log, and (later) the proxy to the recorder. `main.rs` only loads [`settings::Settings`] and runs
+//! log, and the proxy to the recorder (which records the calls). `main.rs` only loads [`settings::Settings`] and runs
 //! [`startup::Application`]; tests build the same application on port 0.
 
 pub mod api_log;
 pub mod auth;
 pub mod body;
+pub mod bot_token;
 pub mod client_ip;
 pub mod error;
 pub mod recorder_client;

@@ -1,8 +1,21 @@
-//! The gateway's client for the recorder's internal API (`RECORDER_URL`).
+//! The gateway's client for the recorder's internal API (`RECORDER_URL`), and the one place
+//! upstream failures become public errors: unreachable → 503, timed out → 504, anything else that
+//! is not a proper answer → 502. The recorder's own JSON errors pass through unchanged (a 500 of
+//! its becomes a 502: clients never see a 500).
 
 use std::time::Duration;
 
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use actix_web::http::header::HeaderValue;
+use bytes::Bytes;
+use memharbor_shared::error_body::ErrorBody;
 use memharbor_shared::internal_auth;
+
+use crate::error::ApiError;
+
+/// Calls that only read the recorder's state get this long at most.
+const QUICK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Talks to the recorder; every call carries the internal key derived from `MEMHARBOR_SECRET_KEY`.
 #[derive(Debug, Clone)]
@@ -10,10 +23,16 @@ pub struct RecorderClient {
     http: reqwest::Client,
     base: String,
     key: String,
+    /// For start and stop (which wait for a join, or for an upload).
+    slow_timeout: Duration,
 }
 
 impl RecorderClient {
-    pub fn new(base: &str, secret_key: &str) -> Result<Self, reqwest::Error> {
+    pub fn new(
+        base: &str,
+        secret_key: &str,
+        slow_timeout: Duration,
+    ) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(2))
             .pool_idle_timeout(Duration::from_secs(30))
@@ -22,6 +41,7 @@ impl RecorderClient {
             http,
             base: base.trim_end_matches('/').to_owned(),
             key: internal_auth::derive_key(secret_key),
+            slow_timeout,
         })
     }
 
@@ -29,10 +49,202 @@ impl RecorderClient {
     pub async fn is_alive(&self) -> bool {
         self.http
             .get(format!("{}/livez", self.base))
-            .header(internal_auth::HEADER, &self.key)
             .timeout(Duration::from_secs(1))
             .send()
             .await
             .is_ok_and(|r| r.status().is_success())
     }
+
+    fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        slow: bool,
+        request_id: Option<&HeaderValue>,
+    ) -> reqwest::RequestBuilder {
+        let mut builder = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .header(internal_auth::HEADER, &self.key)
+            .timeout(if slow {
+                self.slow_timeout
+            } else {
+                QUICK_TIMEOUT.min(self.slow_timeout)
+            });
+        if let Some(id) = request_id.and_then(|v| v.to_str().ok()) {
+            builder = builder.header("x-request-id", id);
+        }
+        builder
+    }
+
+    /// POSTs JSON and relays the JSON answer.
+    pub async fn post_json(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+        slow: bool,
+        request_id: Option<&HeaderValue>,
+    ) -> Result<HttpResponse, ApiError> {
+        let response = self
+            .request(reqwest::Method::POST, path, slow, request_id)
+            .json(body)
+            .send()
+            .await;
+        relay_json(response.map_err(transport)?).await
+    }
+
+    /// GETs and relays the JSON answer.
+    pub async fn get_json(
+        &self,
+        path: &str,
+        request_id: Option<&HeaderValue>,
+    ) -> Result<HttpResponse, ApiError> {
+        let response = self
+            .request(reqwest::Method::GET, path, false, request_id)
+            .send()
+            .await;
+        relay_json(response.map_err(transport)?).await
+    }
+
+    /// GETs a file, forwarding `headers` (Range, conditionals), and streams it back as it comes.
+    /// Only the wait for the answer's headers is bounded: a long download may take its time.
+    pub async fn get_file(
+        &self,
+        path: &str,
+        headers: &[(&str, &HeaderValue)],
+        request_id: Option<&HeaderValue>,
+    ) -> Result<HttpResponse, ApiError> {
+        let mut request = self
+            .request(reqwest::Method::GET, path, false, request_id)
+            .timeout(Duration::from_secs(24 * 3600));
+        for (name, value) in headers {
+            request = request.header(*name, value.as_bytes());
+        }
+        let response = match tokio::time::timeout(
+            QUICK_TIMEOUT.min(self.slow_timeout),
+            request.send(),
+        )
+        .await
+        {
+            Ok(response) => response.map_err(transport)?,
+            Err(_) => return Err(timed_out("no answer before the deadline".into())),
+        };
+        let status = response.status();
+        if !(status.is_success()
+            || status == reqwest::StatusCode::NOT_MODIFIED
+            || status == reqwest::StatusCode::RANGE_NOT_SATISFIABLE)
+        {
+            return Err(error_from(
+                status,
+                response.headers().get("retry-after").cloned(),
+                response.bytes().await.unwrap_or_default(),
+            ));
+        }
+        let is_wav = response
+            .headers()
+            .get("content-type")
+            .is_some_and(|v| v.as_bytes() == b"audio/wav");
+        if status.is_success() && !is_wav {
+            return Err(bad_upstream(format!(
+                "recorder answered {status} for a file without audio/wav"
+            )));
+        }
+        let mut out = HttpResponse::build(
+            StatusCode::from_u16(status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY),
+        );
+        for name in [
+            "content-type",
+            "content-length",
+            "content-range",
+            "accept-ranges",
+            "etag",
+            "last-modified",
+            "content-disposition",
+        ] {
+            if let Some(value) = response.headers().get(name) {
+                out.insert_header((name, value.as_bytes()));
+            }
+        }
+        Ok(out.streaming(response.bytes_stream()))
+    }
+}
+
+fn timed_out(cause: String) -> ApiError {
+    ApiError::Upstream {
+        status: StatusCode::GATEWAY_TIMEOUT,
+        code: "recorder_timeout",
+        message: "the recorder did not answer in time; the request may still complete, check status before retrying",
+        cause,
+    }
+}
+
+fn transport(e: reqwest::Error) -> ApiError {
+    if e.is_timeout() {
+        timed_out(e.to_string())
+    } else if e.is_connect() {
+        ApiError::Upstream {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code: "recorder_unavailable",
+            message: "the recorder cannot be reached; retry shortly",
+            cause: e.to_string(),
+        }
+    } else {
+        bad_upstream(e.to_string())
+    }
+}
+
+fn bad_upstream(cause: String) -> ApiError {
+    ApiError::Upstream {
+        status: StatusCode::BAD_GATEWAY,
+        code: "recorder_error",
+        message: "the recorder failed to answer properly; retry, and report it if it persists",
+        cause,
+    }
+}
+
+/// The recorder's error answer as a public error.
+fn error_from(
+    status: reqwest::StatusCode,
+    retry_after: Option<reqwest::header::HeaderValue>,
+    body: Bytes,
+) -> ApiError {
+    match serde_json::from_slice::<ErrorBody>(&body) {
+        Ok(body) if status.is_client_error() || status.is_server_error() => {
+            let status = match status.as_u16() {
+                502..=504 => {
+                    StatusCode::from_u16(status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY)
+                }
+                code if code >= 500 => StatusCode::BAD_GATEWAY,
+                code => StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_GATEWAY),
+            };
+            ApiError::Recorder {
+                status,
+                body,
+                retry_after: retry_after.and_then(|v| HeaderValue::from_bytes(v.as_bytes()).ok()),
+            }
+        }
+        _ => bad_upstream(format!(
+            "recorder answered {status} with {} bytes that are not an error body",
+            body.len()
+        )),
+    }
+}
+
+async fn relay_json(response: reqwest::Response) -> Result<HttpResponse, ApiError> {
+    let status = response.status();
+    let retry_after = response.headers().get("retry-after").cloned();
+    let body = response.bytes().await.map_err(transport)?;
+    if status.is_success() {
+        if serde_json::from_slice::<serde::de::IgnoredAny>(&body).is_err() {
+            return Err(bad_upstream(format!(
+                "recorder answered {status} with a body that is not JSON"
+            )));
+        }
+        return Ok(HttpResponse::build(
+            StatusCode::from_u16(status.as_u16()).unwrap_or(StatusCode::OK),
+        )
+        .content_type("application/json")
+        .body(body));
+    }
+    Err(error_from(status, retry_after, body))
 }

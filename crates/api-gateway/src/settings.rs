@@ -48,6 +48,8 @@ pub struct RecorderSettings {
     pub uid: u32,
     /// Longest recording; the bot's token outlives it.
     pub max_duration_s: u32,
+    /// How long start and stop may take at the recorder (a join, an upload) before 504.
+    pub timeout: std::time::Duration,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -96,6 +98,7 @@ struct Raw {
     recorder_url: Option<String>,
     recorder_uid: Option<String>,
     recorder_max_duration_s: Option<String>,
+    memharbor_recorder_timeout_s: Option<String>,
 }
 
 /// `Some(trimmed)` for a set, non-empty value.
@@ -249,6 +252,19 @@ impl Settings {
             return Err(err("RECORDER_MAX_DURATION_S", "must be at least 1 second"));
         }
 
+        let recorder_timeout_s: u64 = parse_num(
+            "MEMHARBOR_RECORDER_TIMEOUT_S",
+            present(&raw.memharbor_recorder_timeout_s),
+            60,
+            "a number of seconds",
+        )?;
+        if recorder_timeout_s == 0 {
+            return Err(err(
+                "MEMHARBOR_RECORDER_TIMEOUT_S",
+                "must be at least 1 second",
+            ));
+        }
+
         let telemetry = TelemetrySettings {
             debug: parse_bool("MEMHARBOR_DEBUG", present(&raw.memharbor_debug))?,
             json: match present(&raw.memharbor_log_format) {
@@ -275,6 +291,7 @@ impl Settings {
                 url: recorder_url,
                 uid: recorder_uid,
                 max_duration_s,
+                timeout: std::time::Duration::from_secs(recorder_timeout_s),
             },
             telemetry,
         })

@@ -24,6 +24,11 @@ pub struct AppState {
     pub api_keys: Arc<[SecretString]>,
     pub trusted_proxies: Vec<IpNet>,
     pub recorder: RecorderClient,
+    /// The recording bot's uid and the longest recording (its token outlives it).
+    pub recorder_uid: u32,
+    pub recorder_max_duration_s: u32,
+    /// What the recorder presents on `/internal/*` routes of the gateway.
+    pub internal_key: String,
 }
 
 /// Why the gateway could not start.
@@ -81,7 +86,13 @@ impl Application {
             recorder: RecorderClient::new(
                 &settings.recorder.url,
                 settings.secret_key.expose_secret(),
+                settings.recorder.timeout,
             )?,
+            recorder_uid: settings.recorder.uid,
+            recorder_max_duration_s: settings.recorder.max_duration_s,
+            internal_key: memharbor_shared::internal_auth::derive_key(
+                settings.secret_key.expose_secret(),
+            ),
         });
 
         let keys_required = !settings.api_keys.is_empty();

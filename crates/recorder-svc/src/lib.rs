@@ -1,6 +1,21 @@
-//! Memharbor's recorder service. `main.rs` only loads [`settings::Settings`] and runs
-//! [`startup::Application`]; tests build the same application on port 0.
+//! Memharbor's recorder service: headless Chromium bots that join Agora channels invisibly and
+//! record every voice into WAV files, as the audio arrives. `main.rs` only loads
+//! [`settings::Settings`] and runs [`startup::Application`]; tests build the same application.
+//!
+//! Codemap: `browser` (Chromium, the only chromiumoxide user), `page` (the loopback recorder page
+//! and its WebSocket), `session` (one supervisor per recording), `audio` (chunks → WAV; ffmpeg and
+//! hound live here), `storage` (index, destination, list), `recovery` (after a crash), `routes`
+//! (internal API and ops), `tokens` (fresh bot tokens from the gateway).
 
+pub mod audio;
+pub mod browser;
+pub mod error;
+pub mod page;
+pub mod recovery;
+pub mod routes;
+pub mod session;
 pub mod settings;
 pub mod startup;
+pub mod storage;
 pub mod telemetry;
+pub mod tokens;

@@ -14,7 +14,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    recorder_svc::telemetry::init(settings.debug);
+    recorder_svc::telemetry::init(settings.debug, settings.json_logs);
     let app = match Application::build(settings).await {
         Ok(app) => app,
         Err(e) => {

@@ -1,18 +1,43 @@
 //! Typed recorder settings, loaded once: built-in defaults, then `.env`, then the environment.
+//! Every problem is one line naming the variable; secrets never appear in it.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
 
-use memharbor_shared::settings_source;
+use memharbor_shared::{internal_auth, settings_source};
+use secrecy::SecretString;
 use serde::Deserialize;
+
+use crate::browser;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub http_addr: SocketAddr,
+    /// The loopback page server (tabs load the recorder page from it).
+    pub page_addr: SocketAddr,
     pub debug: bool,
+    pub json_logs: bool,
+    pub secret_key: SecretString,
+    pub secret_key_is_default: bool,
+    pub recordings_dir: PathBuf,
+    pub chromium: PathBuf,
+    pub chromium_extra_args: Vec<String>,
+    pub agora_sdk: PathBuf,
+    pub max_sessions: usize,
+    pub sessions_per_browser: usize,
+    pub idle_timeout: Duration,
+    pub max_duration: Duration,
+    pub join_timeout: Duration,
+    pub channel_mode: String,
+    pub client_role: String,
+    pub gateway_url: String,
+    /// Allows `/internal/sessions/{sid}/drill/*` (tests and resilience drills).
+    pub drills: bool,
 }
 
-/// A setting that is missing or malformed: `variable` names it, `problem` says what is accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{variable} {problem}")]
 pub struct SettingsError {
@@ -20,23 +45,93 @@ pub struct SettingsError {
     pub problem: String,
 }
 
+fn err(variable: &'static str, problem: impl Into<String>) -> SettingsError {
+    SettingsError {
+        variable,
+        problem: problem.into(),
+    }
+}
+
 pub const DEFAULT_HTTP_ADDR: &str = "0.0.0.0:3100";
+pub const DEFAULT_PAGE_ADDR: &str = "127.0.0.1:0";
+pub const DEFAULT_AGORA_SDK: &str = "vendor/agora-rtc-sdk-ng-4.24.8/AgoraRTC_N-production.js";
+pub const DEFAULT_MAX_SESSIONS: usize = 12;
+pub const DEFAULT_SESSIONS_PER_BROWSER: usize = 20;
+/// Where Debian, Ubuntu and Google put Chromium, in the order they are tried.
+pub const CHROMIUM_CANDIDATES: &[&str] = &[
+    "/usr/lib/chromium/chromium",
+    "/usr/bin/chromium",
+    "/usr/bin/chromium-browser",
+    "/usr/bin/google-chrome-stable",
+    "/usr/bin/google-chrome",
+];
+
+/// The first Chromium found in the usual places.
+pub fn find_chromium() -> Option<PathBuf> {
+    CHROMIUM_CANDIDATES
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file())
+}
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 struct Raw {
     recorder_http_addr: Option<String>,
+    recorder_page_addr: Option<String>,
     memharbor_debug: Option<String>,
+    memharbor_log_format: Option<String>,
+    memharbor_secret_key: Option<String>,
+    recorder_recordings_dir: Option<String>,
+    recorder_chromium: Option<String>,
+    recorder_chromium_extra_args: Option<String>,
+    recorder_agora_sdk: Option<String>,
+    recorder_max_sessions: Option<String>,
+    recorder_sessions_per_browser: Option<String>,
+    recorder_idle_timeout_s: Option<String>,
+    recorder_max_duration_s: Option<String>,
+    recorder_join_timeout_s: Option<String>,
+    recorder_channel_mode: Option<String>,
+    recorder_client_role: Option<String>,
+    recorder_gateway_url: Option<String>,
+    recorder_enable_drills: Option<String>,
+}
+
+fn present(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+fn number<T: FromStr + PartialOrd + Copy + std::fmt::Display>(
+    variable: &'static str,
+    value: Option<&str>,
+    default: T,
+    min: T,
+    max: T,
+) -> Result<T, SettingsError> {
+    let Some(v) = value else { return Ok(default) };
+    v.parse::<T>()
+        .ok()
+        .filter(|n| *n >= min && *n <= max)
+        .ok_or_else(|| {
+            err(
+                variable,
+                format!("must be a whole number from {min} to {max} (got {v:?})"),
+            )
+        })
+}
+
+fn flag(variable: &'static str, value: Option<&str>) -> Result<bool, SettingsError> {
+    match value.map(str::to_ascii_lowercase).as_deref() {
+        None | Some("0" | "false" | "no" | "off") => Ok(false),
+        Some("1" | "true" | "yes" | "on") => Ok(true),
+        Some(_) => Err(err(variable, "must be 0/1, true/false, yes/no or on/off")),
+    }
 }
 
 impl Settings {
     pub fn load() -> Result<Self, SettingsError> {
-        let dotenv = settings_source::read_env_file(std::path::Path::new(".env")).map_err(|e| {
-            SettingsError {
-                variable: "(.env file)",
-                problem: format!("cannot be read: {e}"),
-            }
-        })?;
+        let dotenv = settings_source::read_env_file(Path::new(".env"))
+            .map_err(|e| err("(.env file)", format!("cannot be read: {e}")))?;
         Self::from_sources(dotenv, std::env::vars().collect())
     }
 
@@ -46,24 +141,145 @@ impl Settings {
     ) -> Result<Self, SettingsError> {
         let raw: Raw = settings_source::build_config(dotenv, env)
             .and_then(|c| c.try_deserialize())
-            .map_err(|e| SettingsError {
-                variable: "(settings)",
-                problem: format!("cannot be read: {e}"),
-            })?;
-        let http_addr = raw
-            .recorder_http_addr
-            .as_deref()
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-            .unwrap_or(DEFAULT_HTTP_ADDR);
-        let http_addr = http_addr.parse().map_err(|_| SettingsError {
-            variable: "RECORDER_HTTP_ADDR",
-            problem: format!("must be an address like {DEFAULT_HTTP_ADDR} (got {http_addr:?})"),
-        })?;
-        let debug = matches!(
-            raw.memharbor_debug.as_deref().map(str::trim),
-            Some("1" | "true" | "yes" | "on")
-        );
-        Ok(Self { http_addr, debug })
+            .map_err(|e| err("(settings)", format!("cannot be read: {e}")))?;
+        let addr = |variable: &'static str,
+                    value: Option<&str>,
+                    default: &str|
+         -> Result<SocketAddr, SettingsError> {
+            let v = value.unwrap_or(default);
+            v.parse().map_err(|_| {
+                err(
+                    variable,
+                    format!("must be an address like {default} (got {v:?})"),
+                )
+            })
+        };
+        let (secret_key, secret_key_is_default) = match present(&raw.memharbor_secret_key) {
+            Some(v) => (SecretString::from(v.to_owned()), false),
+            None => (
+                SecretString::from(internal_auth::DEVELOPMENT_SECRET.to_owned()),
+                true,
+            ),
+        };
+        let chromium = match present(&raw.recorder_chromium) {
+            Some(path) => {
+                let path = PathBuf::from(path);
+                if !path.is_file() {
+                    return Err(err("RECORDER_CHROMIUM", format!("names {}, which does not exist", path.display())));
+                }
+                path
+            }
+            None => find_chromium().ok_or_else(|| {
+                err("RECORDER_CHROMIUM", format!(
+                    "is not set and no Chromium was found in {}; install Debian's chromium package or set it",
+                    CHROMIUM_CANDIDATES.join(", ")
+                ))
+            })?,
+        };
+        let chromium_extra_args =
+            browser::parse_extra(present(&raw.recorder_chromium_extra_args).unwrap_or(""))
+                .map_err(|e| err("RECORDER_CHROMIUM_EXTRA_ARGS", e))?;
+        let agora_sdk =
+            PathBuf::from(present(&raw.recorder_agora_sdk).unwrap_or(DEFAULT_AGORA_SDK));
+        if !agora_sdk.is_file() {
+            return Err(err(
+                "RECORDER_AGORA_SDK",
+                format!(
+                    "names {}, which does not exist; `make run` fetches the pinned agora-rtc-sdk-ng, or point it at the SDK's AgoraRTC_N-production.js",
+                    agora_sdk.display()
+                ),
+            ));
+        }
+        let channel_mode = present(&raw.recorder_channel_mode)
+            .unwrap_or("live")
+            .to_owned();
+        if !matches!(channel_mode.as_str(), "live" | "rtc") {
+            return Err(err("RECORDER_CHANNEL_MODE", "must be live or rtc"));
+        }
+        let client_role = present(&raw.recorder_client_role)
+            .unwrap_or("audience")
+            .to_owned();
+        if !matches!(client_role.as_str(), "audience" | "host") {
+            return Err(err("RECORDER_CLIENT_ROLE", "must be audience or host"));
+        }
+        let gateway_url = present(&raw.recorder_gateway_url)
+            .unwrap_or("http://127.0.0.1:8001")
+            .trim_end_matches('/')
+            .to_owned();
+        if !(gateway_url.starts_with("http://") || gateway_url.starts_with("https://")) {
+            return Err(err(
+                "RECORDER_GATEWAY_URL",
+                "must be an http(s) URL like http://127.0.0.1:8001",
+            ));
+        }
+        Ok(Self {
+            http_addr: addr(
+                "RECORDER_HTTP_ADDR",
+                present(&raw.recorder_http_addr),
+                DEFAULT_HTTP_ADDR,
+            )?,
+            page_addr: addr(
+                "RECORDER_PAGE_ADDR",
+                present(&raw.recorder_page_addr),
+                DEFAULT_PAGE_ADDR,
+            )?,
+            debug: flag("MEMHARBOR_DEBUG", present(&raw.memharbor_debug))?,
+            json_logs: match present(&raw.memharbor_log_format) {
+                None | Some("text") => false,
+                Some("json") => true,
+                Some(_) => return Err(err("MEMHARBOR_LOG_FORMAT", "must be text or json")),
+            },
+            secret_key,
+            secret_key_is_default,
+            recordings_dir: PathBuf::from(
+                present(&raw.recorder_recordings_dir).unwrap_or("recordings"),
+            ),
+            chromium,
+            chromium_extra_args,
+            agora_sdk,
+            max_sessions: number(
+                "RECORDER_MAX_SESSIONS",
+                present(&raw.recorder_max_sessions),
+                DEFAULT_MAX_SESSIONS,
+                1,
+                1000,
+            )?,
+            sessions_per_browser: number(
+                "RECORDER_SESSIONS_PER_BROWSER",
+                present(&raw.recorder_sessions_per_browser),
+                DEFAULT_SESSIONS_PER_BROWSER,
+                1,
+                40,
+            )?,
+            idle_timeout: Duration::from_secs(number(
+                "RECORDER_IDLE_TIMEOUT_S",
+                present(&raw.recorder_idle_timeout_s),
+                60,
+                1,
+                86_400,
+            )?),
+            // WAV sizes are 32-bit: 36 h at 16 kHz s16 is the most one file can hold.
+            max_duration: Duration::from_secs(number(
+                "RECORDER_MAX_DURATION_S",
+                present(&raw.recorder_max_duration_s),
+                14_400,
+                1,
+                129_600,
+            )?),
+            join_timeout: Duration::from_secs(number(
+                "RECORDER_JOIN_TIMEOUT_S",
+                present(&raw.recorder_join_timeout_s),
+                20,
+                1,
+                300,
+            )?),
+            channel_mode,
+            client_role,
+            gateway_url,
+            drills: flag(
+                "RECORDER_ENABLE_DRILLS",
+                present(&raw.recorder_enable_drills),
+            )?,
+        })
     }
 }

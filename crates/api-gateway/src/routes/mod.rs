@@ -2,7 +2,9 @@
 
 mod fallback;
 mod health;
+mod internal;
 mod openapi;
+mod recording;
 mod token;
 
 use actix_web::web::{self, ServiceConfig};
@@ -24,6 +26,42 @@ pub fn configure(cfg: &mut ServiceConfig) {
     .service(
         web::resource("/api/token")
             .route(web::post().to(token::issue))
+            .default_service(web::to(fallback::allow_post)),
+    )
+    // Fixed paths before `/api/recording/{sid}`.
+    .service(
+        web::resource("/api/recording/start")
+            .route(web::post().to(recording::start))
+            .default_service(web::to(fallback::allow_post)),
+    )
+    .service(
+        web::resource("/api/recording/stop")
+            .route(web::post().to(recording::stop))
+            .default_service(web::to(fallback::allow_post)),
+    )
+    .service(
+        web::resource("/api/recording/status")
+            .route(web::get().to(recording::status))
+            .default_service(web::to(fallback::allow_get)),
+    )
+    .service(
+        web::resource("/api/recording/list")
+            .route(web::get().to(recording::list))
+            .default_service(web::to(fallback::allow_get)),
+    )
+    .service(
+        web::resource("/api/recording/files/{filename}")
+            .route(web::get().to(recording::file))
+            .default_service(web::to(fallback::allow_get)),
+    )
+    .service(
+        web::resource("/api/recording/{sid}")
+            .route(web::get().to(recording::session))
+            .default_service(web::to(fallback::allow_get)),
+    )
+    .service(
+        web::resource("/internal/bot-token")
+            .route(web::post().to(internal::bot_token))
             .default_service(web::to(fallback::allow_post)),
     );
 }

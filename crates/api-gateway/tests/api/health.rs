@@ -20,15 +20,8 @@ async fn health_reports_an_unreachable_recorder_without_failing() {
 
 #[tokio::test]
 async fn health_reports_a_running_recorder() {
-    let recorder = recorder_svc::startup::Application::build(recorder_svc::settings::Settings {
-        http_addr: "127.0.0.1:0".parse().unwrap(),
-        debug: false,
-    })
-    .await
-    .unwrap();
-    let url = format!("http://127.0.0.1:{}", recorder.port());
-    tokio::spawn(recorder.run_until_stopped());
-    let app = spawn_app_with(|s| s.recorder.url = url).await;
+    let recorder = memharbor_testkit::spawn(memharbor_testkit::Options::default()).await;
+    let app = spawn_app_with(|s| s.recorder.url = recorder.url.clone()).await;
     let body: serde_json::Value = app
         .http
         .get(format!("{}/api/health", app.address))

@@ -7,5 +7,6 @@ mod health;
 mod helpers;
 mod malformed;
 mod openapi;
+mod recording;
 mod startup;
 mod token;

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Recorder benchmarks: stop latency after 1 and 60 minutes (audio fed faster than real time), and
+# CPU / memory / clean-audio limits for N concurrent stand-in sessions. Figures: bench/README.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo bench -p recorder-svc --bench stop_latency
+cargo run --release -q -p memharbor-testkit --example recorder_load

@@ -1,0 +1,271 @@
+//! `/api/recording/*`: validated here, then handed to the recorder's internal API. The gateway
+//! mints the bot's token, so the recorder never needs the App Certificate.
+
+use actix_web::http::header::HeaderValue;
+use actix_web::{HttpRequest, HttpResponse, ResponseError as _, web};
+use memharbor_shared::channel::{CHANNEL_RULE, RecordingChannel};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::api_log::{Entry, Level};
+use crate::client_ip::{ClientIp, client_ip};
+use crate::error::ApiError;
+use crate::startup::AppState;
+use crate::token_request::CHANNEL_ACCEPTS;
+use crate::{body, bot_token};
+
+fn request_id(req: &HttpRequest) -> Option<&HeaderValue> {
+    req.headers().get("x-request-id")
+}
+
+/// Logs the request's first line (and body), runs `work`, logs the outcome, answers.
+async fn logged(
+    state: &AppState,
+    req: &HttpRequest,
+    tag: &'static str,
+    body: Option<&[u8]>,
+    work: impl Future<Output = Result<HttpResponse, ApiError>>,
+) -> HttpResponse {
+    let mut log = state.api_log.entry(tag);
+    log.line(
+        Level::Info,
+        format_args!(
+            "{} from {}",
+            req.method(),
+            ClientIp(client_ip(req, &state.trusted_proxies))
+        ),
+    );
+    if let Some(body) = body {
+        log.request_data(body);
+    }
+    let response = match work.await {
+        Ok(response) => {
+            log.line(
+                Level::Info,
+                format_args!("Success: {} {}", req.path(), response.status().as_u16()),
+            );
+            response
+        }
+        Err(e) => {
+            outcome_failed(&mut log, &e);
+            e.error_response()
+        }
+    };
+    state.api_log.commit(log);
+    response
+}
+
+fn outcome_failed(log: &mut Entry, e: &ApiError) {
+    let level = if e.status_code().is_server_error() {
+        Level::Error
+    } else {
+        Level::Warning
+    };
+    log.line(
+        level,
+        format_args!("Failed: {} ({})", e.code(), e.body().error.message),
+    );
+}
+
+/// `channel` for start: a valid Agora channel of the form `{groupId}_{user1}_{user2}`.
+fn recording_channel(value: Option<&Value>) -> Result<RecordingChannel, ApiError> {
+    let name = crate::token_request::channel(value)?;
+    RecordingChannel::parse(name).ok_or_else(|| {
+        ApiError::bad_request(
+            "invalid_channel",
+            Some("channel"),
+            format!("{CHANNEL_RULE} ({CHANNEL_ACCEPTS})"),
+        )
+    })
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct StartBody {
+    channel: Option<Value>,
+    speakers: Option<Value>,
+}
+
+pub async fn start(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let raw = body::read(&req, payload).await;
+    let data = raw.as_ref().ok().cloned();
+    logged(&state, &req, "START", data.as_deref(), async {
+        let parsed: StartBody = body::parse_object(&raw?)?;
+        let channel = recording_channel(parsed.channel.as_ref())?;
+        let speakers = match parsed.speakers {
+            None => false,
+            Some(Value::Bool(b)) => b,
+            Some(_) => {
+                return Err(ApiError::bad_request(
+                    "invalid_speakers",
+                    Some("speakers"),
+                    "speakers must be true or false (default false)",
+                ));
+            }
+        };
+        let (token, _) = bot_token::mint(
+            &state.tokens,
+            state.recorder_uid,
+            state.recorder_max_duration_s,
+            channel.as_str(),
+        );
+        let request = json!({
+            "channel": channel.as_str(),
+            "speakers": speakers,
+            "appId": state.tokens.app_id().as_str(),
+            "token": token,
+            "uid": state.recorder_uid,
+        });
+        state
+            .recorder
+            .post_json("/internal/sessions", &request, true, request_id(&req))
+            .await
+    })
+    .await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct StopBody {
+    sid: Option<Value>,
+    channel: Option<Value>,
+}
+
+pub async fn stop(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let raw = body::read(&req, payload).await;
+    let data = raw.as_ref().ok().cloned();
+    logged(&state, &req, "STOP", data.as_deref(), async {
+        let parsed: StopBody = body::parse_object(&raw?)?;
+        let target = match (parsed.sid, parsed.channel) {
+            (Some(_), Some(_)) => {
+                return Err(ApiError::bad_request(
+                    "conflicting_fields",
+                    Some("channel"),
+                    "send either sid or channel, not both",
+                ));
+            }
+            (None, None) => {
+                return Err(ApiError::bad_request(
+                    "missing_field",
+                    Some("sid"),
+                    "sid or channel is required",
+                ));
+            }
+            (Some(Value::String(sid)), None) => json!({"sid": sid}),
+            (Some(_), None) => {
+                return Err(ApiError::bad_request(
+                    "invalid_sid",
+                    Some("sid"),
+                    "sid must be a string: the sid that start returned",
+                ));
+            }
+            (None, Some(Value::String(channel))) => json!({"channel": channel}),
+            (None, Some(_)) => {
+                return Err(ApiError::bad_request(
+                    "invalid_channel",
+                    Some("channel"),
+                    "channel must be a string",
+                ));
+            }
+        };
+        state
+            .recorder
+            .post_json("/internal/sessions/stop", &target, true, request_id(&req))
+            .await
+    })
+    .await
+}
+
+pub async fn status(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    logged(
+        &state,
+        &req,
+        "STATUS",
+        None,
+        state
+            .recorder
+            .get_json("/internal/sessions", request_id(&req)),
+    )
+    .await
+}
+
+pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let path = match req.query_string() {
+        "" => "/internal/recordings".to_owned(),
+        query => format!("/internal/recordings?{query}"),
+    };
+    logged(
+        &state,
+        &req,
+        "LIST",
+        None,
+        state.recorder.get_json(&path, request_id(&req)),
+    )
+    .await
+}
+
+pub async fn session(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let sid = path.into_inner();
+    logged(&state, &req, "SESSION", None, async {
+        // Anything but a sid is unknown; never forward arbitrary paths.
+        if uuid::Uuid::parse_str(&sid).is_err() {
+            return Err(ApiError::NotFound {
+                code: "session_not_found",
+                message: "no recording session with that sid".into(),
+            });
+        }
+        state
+            .recorder
+            .get_json(&format!("/internal/sessions/{sid}"), request_id(&req))
+            .await
+    })
+    .await
+}
+
+pub async fn file(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let filename = path.into_inner();
+    logged(&state, &req, "FILE", None, async {
+        let safe = !filename.is_empty()
+            && filename.len() <= 255
+            && filename
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-@".contains(&b))
+            && !filename.starts_with('.');
+        if !safe {
+            return Err(ApiError::NotFound {
+                code: "recording_not_found",
+                message: "no recording with that file name".into(),
+            });
+        }
+        let forwarded: Vec<(&str, &HeaderValue)> =
+            ["range", "if-range", "if-none-match", "if-modified-since"]
+                .into_iter()
+                .filter_map(|name| req.headers().get(name).map(|v| (name, v)))
+                .collect();
+        state
+            .recorder
+            .get_file(
+                &format!("/internal/files/{filename}"),
+                &forwarded,
+                request_id(&req),
+            )
+            .await
+    })
+    .await
+}

@@ -1,0 +1,259 @@
+//! Test support, dev-only: the real recorder (in-process on port 0) with the Agora stand-in as its
+//! SDK and a scripted scenario, a client for its internal API, and WAV analysis (`wav`). Used by
+//! both services' integration tests; nothing here is a mock.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    missing_debug_implementations
+)] // test support fails loudly
+
+pub mod wav;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use recorder_svc::settings::{Settings, find_chromium};
+use recorder_svc::startup::Application;
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+pub const APP_ID: &str = "970CA35de60c44645bbae8a215061b33";
+/// A token the stand-in accepts for APP_ID (it checks the 006 prefix and the App ID).
+pub const TOKEN: &str = "006970CA35de60c44645bbae8a215061b33IAAtesttoken";
+pub const BOT_UID: u32 = 999_999;
+pub const SECRET: &str = "recorder-test-secret";
+
+/// Switches the stand-in needs: loopback WebRTC and media permission (tests only).
+pub const STANDIN_ARGS: &[&str] = &[
+    "--allow-loopback-in-peer-connection",
+    "--disable-features=WebRtcHideLocalIpsWithMdns",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+];
+
+/// The stand-in's source.
+pub fn standin_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../recorder-svc/tests/standin/agora-standin.js")
+}
+
+/// The real SDK, fetched by `make` into the workspace's `vendor/`.
+pub fn real_sdk_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../vendor/agora-rtc-sdk-ng-4.24.8/AgoraRTC_N-production.js")
+}
+
+/// Writes an SDK file: the stand-in configured with `scenario`.
+pub fn standin_sdk(dir: &Path, scenario: &Value) -> PathBuf {
+    let mut text = std::fs::read_to_string(standin_path()).expect("stand-in present");
+    text.push_str(&format!("\nAgoraRTC.__standin.configure({scenario});\n"));
+    let path = dir.join("agora-sdk.js");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// A participant who publishes at join and speaks `from..to` ms with a tone.
+pub fn tone(uid: u32, freq: u32, from: u64, to: u64) -> Value {
+    json!({"uid": uid, "joinAt": 0, "publishAt": 0, "speech": [{"from": from, "to": to}],
+           "audio": {"type": "tone", "frequency": freq, "gain": 0.3}})
+}
+
+/// A scenario where every channel has `participants`.
+pub fn everywhere(participants: Vec<Value>) -> Value {
+    json!({"channels": {"*": {"participants": participants}}})
+}
+
+pub fn internal_key() -> String {
+    memharbor_shared::internal_auth::derive_key(SECRET)
+}
+
+pub struct Options {
+    pub scenario: Value,
+    pub sdk: Option<PathBuf>,
+    pub extra_args: Vec<String>,
+    pub idle_timeout: Duration,
+    pub max_duration: Duration,
+    pub join_timeout: Duration,
+    pub max_sessions: usize,
+    pub recordings_dir: Option<PathBuf>,
+    /// Where the recorder asks for fresh bot tokens.
+    pub gateway_url: String,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            scenario: everywhere(vec![]),
+            sdk: None,
+            extra_args: STANDIN_ARGS.iter().map(|s| (*s).to_owned()).collect(),
+            idle_timeout: Duration::from_secs(60),
+            max_duration: Duration::from_secs(3600),
+            join_timeout: Duration::from_secs(20),
+            max_sessions: 12,
+            recordings_dir: None,
+            gateway_url: "http://127.0.0.1:9".into(),
+        }
+    }
+}
+
+pub struct TestRecorder {
+    pub url: String,
+    pub http: reqwest::Client,
+    pub dir: TempDir,
+    pub recordings: PathBuf,
+}
+
+pub fn settings(dir: &Path, recordings: &Path, opts: &Options) -> Settings {
+    let sdk = opts
+        .sdk
+        .clone()
+        .unwrap_or_else(|| standin_sdk(dir, &opts.scenario));
+    Settings {
+        http_addr: "127.0.0.1:0".parse().unwrap(),
+        page_addr: "127.0.0.1:0".parse().unwrap(),
+        debug: false,
+        json_logs: false,
+        secret_key: SecretString::from(SECRET.to_owned()),
+        secret_key_is_default: false,
+        recordings_dir: recordings.to_owned(),
+        chromium: find_chromium().expect("Chromium installed (make test installs it)"),
+        chromium_extra_args: opts.extra_args.clone(),
+        agora_sdk: sdk,
+        max_sessions: opts.max_sessions,
+        sessions_per_browser: 20,
+        idle_timeout: opts.idle_timeout,
+        max_duration: opts.max_duration,
+        join_timeout: opts.join_timeout,
+        channel_mode: "live".into(),
+        client_role: "audience".into(),
+        gateway_url: opts.gateway_url.clone(),
+        drills: true,
+    }
+}
+
+pub async fn spawn(opts: Options) -> TestRecorder {
+    let dir = tempfile::tempdir().unwrap();
+    let recordings = opts
+        .recordings_dir
+        .clone()
+        .unwrap_or_else(|| dir.path().join("recordings"));
+    let app = Application::build(settings(dir.path(), &recordings, &opts))
+        .await
+        .expect("recorder builds");
+    let url = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    TestRecorder {
+        url,
+        http: client(),
+        dir,
+        recordings,
+    }
+}
+
+pub fn client() -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("x-memharbor-internal-key", internal_key().parse().unwrap());
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap()
+}
+
+/// A response's status and JSON body.
+pub async fn json_of(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+pub struct Started {
+    pub body: Value,
+    /// When the start answer arrived.
+    pub at: Instant,
+}
+
+impl TestRecorder {
+    pub async fn start_raw(&self, channel: &str, speakers: bool) -> (u16, Value) {
+        let body = json!({"channel": channel, "speakers": speakers, "appId": APP_ID, "token": TOKEN, "uid": BOT_UID});
+        json_of(
+            self.http
+                .post(format!("{}/internal/sessions", self.url))
+                .json(&body)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    pub async fn start(&self, channel: &str, speakers: bool) -> Started {
+        let (status, body) = self.start_raw(channel, speakers).await;
+        assert_eq!(status, 200, "start {channel}: {body}");
+        Started {
+            body,
+            at: Instant::now(),
+        }
+    }
+
+    pub async fn stop(&self, target: Value) -> (u16, Value) {
+        json_of(
+            self.http
+                .post(format!("{}/internal/sessions/stop", self.url))
+                .json(&target)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        json_of(
+            self.http
+                .get(format!("{}{path}", self.url))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    pub async fn drill(&self, sid: &str, kind: &str) {
+        let r = self
+            .http
+            .post(format!("{}/internal/sessions/{sid}/drill/{kind}", self.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 202, "drill {kind}");
+    }
+
+    pub fn wav(&self, filename: &str) -> wav::Wav {
+        wav::Wav::read(&self.recordings.join(filename))
+    }
+
+    /// Polls `GET /internal/sessions/{sid}` until the session has stopped (auto-stop).
+    pub async fn wait_stopped(&self, sid: &str, within: Duration) -> Value {
+        let deadline = Instant::now() + within;
+        loop {
+            let (status, body) = self.get(&format!("/internal/sessions/{sid}")).await;
+            if status == 200 && body["status"] == "stopped" {
+                return body;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{sid} did not stop in time: {body}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+/// A loopback port nothing listens on.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

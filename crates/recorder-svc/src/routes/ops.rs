@@ -1,0 +1,88 @@
+//! Ops endpoints on the recorder's port: liveness, readiness, and `/status` with every session.
+
+use std::sync::atomic::Ordering;
+
+use actix_web::{HttpResponse, web};
+use serde_json::{Value, json};
+
+use super::RecorderState;
+use crate::audio::protocol::StreamId;
+
+pub async fn livez() -> HttpResponse {
+    HttpResponse::Ok().json(json!({"status": "ok"}))
+}
+
+/// Ready while taking new sessions: not shutting down, under the session cap.
+pub async fn readyz(state: web::Data<RecorderState>) -> HttpResponse {
+    let accepting = state.sessions.is_accepting();
+    let active = state.sessions.count();
+    let ready = accepting && active < state.max_sessions;
+    let body = json!({
+        "status": if ready { "ready" } else if accepting { "full" } else { "shutting_down" },
+        "activeSessions": active,
+        "maxSessions": state.max_sessions,
+    });
+    if ready {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
+    }
+}
+
+/// Everything an operator wants to see at once, as JSON.
+pub async fn status(state: web::Data<RecorderState>) -> HttpResponse {
+    HttpResponse::Ok().json(status_json(&state))
+}
+
+pub fn status_json(state: &RecorderState) -> Value {
+    let sessions: Vec<Value> = state
+        .sessions
+        .all()
+        .iter()
+        .map(|h| {
+            h.with_live(|live| {
+                let audio = live.audio.as_ref();
+                let levels: serde_json::Map<String, Value> = audio
+                    .map(|a| a.levels())
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(stream, level)| {
+                        let name = match stream {
+                            StreamId::Mix => "mix".to_owned(),
+                            StreamId::Speaker(uid) => uid.to_string(),
+                        };
+                        (name, json!(level))
+                    })
+                    .collect();
+                json!({
+                    "sid": h.sid,
+                    "channel": h.channel.as_str(),
+                    "phase": live.phase,
+                    "filename": live.filename,
+                    "startedAt": live.started_at.map(crate::session::view::iso_ms),
+                    "durationMs": audio.map_or(0, |a| a.mix_samples.load(Ordering::Relaxed) / 16),
+                    "participants": live.participants,
+                    "speakers": h.speakers,
+                    "rejoins": live.rejoins,
+                    "levels": levels,
+                    "audio": audio.map(|a| json!({
+                        "missingChunks": a.missing_chunks.load(Ordering::Relaxed),
+                        "lateChunks": a.late_chunks.load(Ordering::Relaxed),
+                        "badChunks": a.bad_chunks.load(Ordering::Relaxed),
+                        "gapMs": a.gap_ticks.load(Ordering::Relaxed) / 48,
+                    })),
+                    "history": live.history,
+                })
+            })
+        })
+        .collect();
+    json!({
+        "status": if state.sessions.is_accepting() { "ok" } else { "shutting_down" },
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptimeS": state.started.elapsed().as_secs(),
+        "capacity": {"maxSessions": state.max_sessions, "activeSessions": sessions.len()},
+        "sessions": sessions,
+        "browsers": state.pool.status(),
+        "recordings": {"count": state.index.len()},
+    })
+}

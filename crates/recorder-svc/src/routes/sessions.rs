@@ -1,0 +1,124 @@
+//! `/internal/sessions*`: start, stop, status, one session, drills.
+
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::RecorderState;
+use crate::error::RecorderError;
+use crate::session::{StartRequest, StopTarget};
+
+fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, RecorderError> {
+    serde_json::from_slice(body).map_err(|e| {
+        RecorderError::bad_request(
+            "invalid_json",
+            None,
+            format!("request body is not the expected JSON ({e})"),
+        )
+    })
+}
+
+pub async fn start(
+    state: web::Data<RecorderState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, RecorderError> {
+    let request: StartRequest = parse_json(&body)?;
+    let view = state.sessions.start(request).await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+#[derive(Deserialize)]
+struct StopRequest {
+    #[serde(default)]
+    sid: Option<Value>,
+    #[serde(default)]
+    channel: Option<Value>,
+}
+
+pub async fn stop(
+    state: web::Data<RecorderState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, RecorderError> {
+    let request: StopRequest = parse_json(&body)?;
+    let target = match (
+        request.sid.filter(|v| !v.is_null()),
+        request.channel.filter(|v| !v.is_null()),
+    ) {
+        (Some(_), Some(_)) => {
+            return Err(RecorderError::bad_request(
+                "conflicting_fields",
+                Some("channel"),
+                "send either sid or channel, not both",
+            ));
+        }
+        (Some(Value::String(sid)), None) => match sid.parse::<Uuid>() {
+            Ok(sid) => StopTarget::Sid(sid),
+            Err(_) => return Err(RecorderError::SessionNotFound),
+        },
+        (Some(_), None) => {
+            return Err(RecorderError::bad_request(
+                "invalid_sid",
+                Some("sid"),
+                "sid must be a string (the sid that start returned)",
+            ));
+        }
+        (None, Some(Value::String(channel))) => StopTarget::Channel(channel),
+        (None, Some(_)) => {
+            return Err(RecorderError::bad_request(
+                "invalid_channel",
+                Some("channel"),
+                "channel must be a string",
+            ));
+        }
+        (None, None) => {
+            return Err(RecorderError::bad_request(
+                "missing_field",
+                Some("sid"),
+                "sid or channel is required",
+            ));
+        }
+    };
+    let body = state.sessions.stop(target).await?;
+    Ok(HttpResponse::Ok().json(body))
+}
+
+pub async fn status(state: web::Data<RecorderState>) -> HttpResponse {
+    let sessions = state.sessions.recording();
+    HttpResponse::Ok().json(serde_json::json!({"count": sessions.len(), "sessions": sessions}))
+}
+
+pub async fn one(
+    state: web::Data<RecorderState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, RecorderError> {
+    let sid: Uuid = path.parse().map_err(|_| RecorderError::SessionNotFound)?;
+    if let Some(entry) = state.sessions.get(sid).and_then(|h| h.status()) {
+        return Ok(HttpResponse::Ok().json(entry));
+    }
+    match state.index.get(sid) {
+        Some(record) => Ok(HttpResponse::Ok().json(&record.body)),
+        None => Err(RecorderError::SessionNotFound),
+    }
+}
+
+pub async fn drill(
+    state: web::Data<RecorderState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, RecorderError> {
+    if !state.drills {
+        return Err(RecorderError::RouteNotFound);
+    }
+    let (sid, kind) = path.into_inner();
+    let sid: Uuid = sid.parse().map_err(|_| RecorderError::SessionNotFound)?;
+    let done = match kind.as_str() {
+        "crash-tab" => state.pool.crash_tab(sid).await,
+        "kill-browser" => state.pool.kill_browser_of(sid).await,
+        _ => return Err(RecorderError::RouteNotFound),
+    };
+    if done {
+        Ok(HttpResponse::Accepted().json(serde_json::json!({"drill": kind, "sid": sid})))
+    } else {
+        Err(RecorderError::SessionNotFound)
+    }
+}

@@ -1,0 +1,58 @@
+//! A recording's journal: written when audio starts, removed once the session's record is saved.
+//! A journal found at start-up means the process died mid-recording; `recovery` finishes it.
+
+use std::fs;
+use std::io::{self, Write as _};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Journal {
+    pub sid: Uuid,
+    pub channel: String,
+    pub uid: u32,
+    pub filename: String,
+    pub speakers: bool,
+    pub started_at: String,
+}
+
+impl Journal {
+    /// `{stem}_{uid}.wav` is a speaker file of this recording.
+    pub fn stem(&self) -> &str {
+        self.filename.strip_suffix(".wav").unwrap_or(&self.filename)
+    }
+}
+
+pub fn path(dir: &Path, sid: Uuid) -> PathBuf {
+    dir.join(format!("{sid}.json"))
+}
+
+pub fn write(dir: &Path, journal: &Journal) -> io::Result<()> {
+    fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(".{}.tmp", journal.sid));
+    {
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(&serde_json::to_vec_pretty(journal).map_err(io::Error::other)?)?;
+        f.sync_all()?;
+    }
+    fs::rename(tmp, path(dir, journal.sid))
+}
+
+pub fn remove(dir: &Path, sid: Uuid) {
+    let _ = fs::remove_file(path(dir, sid));
+}
+
+/// Every journal left in `dir`.
+pub fn all(dir: &Path) -> Vec<Journal> {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .filter_map(|e| serde_json::from_slice(&fs::read(e.path()).ok()?).ok())
+        .collect()
+}

@@ -1,0 +1,286 @@
+//! Recording sessions: one supervisor task per session, a registry that keeps start idempotent
+//! per channel and enforces the session cap, and the ways in (start, stop, page connections,
+//! lost tabs, shutdown).
+
+mod handle;
+pub mod journal;
+pub mod page_protocol;
+mod supervisor;
+pub mod view;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use memharbor_shared::channel::{CHANNEL_RULE, RecordingChannel};
+use serde::Deserialize;
+use time::OffsetDateTime;
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+pub use handle::{SessionCmd, SessionHandle};
+use view::{StartView, StatusEntry, StopBody, StopReason};
+
+use crate::browser::{BrowserPool, TabLost};
+use crate::error::RecorderError;
+use crate::storage::{Destination, RecordIndex};
+use crate::tokens::TokenSource;
+
+/// What sessions need to know, fixed at start-up.
+#[derive(Debug, Clone)]
+pub struct SessionSettings {
+    pub recordings_dir: PathBuf,
+    pub journal_dir: PathBuf,
+    /// Base URL of the loopback page server, e.g. `http://127.0.0.1:41234`.
+    pub page_base: String,
+    pub max_sessions: usize,
+    pub join_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub max_duration: Duration,
+    /// Agora channel mode (`live` or `rtc`) and, in live mode, the bot's role (`audience`).
+    pub channel_mode: String,
+    pub client_role: String,
+}
+
+/// Shared by the manager and every supervisor.
+#[derive(Debug)]
+pub struct SessionContext {
+    pub settings: SessionSettings,
+    pub pool: BrowserPool,
+    pub index: Arc<RecordIndex>,
+    pub destination: Destination,
+    pub tokens: TokenSource,
+    /// The long-lived runtime supervisors run on (not an HTTP worker's).
+    pub runtime: tokio::runtime::Handle,
+    registry: Mutex<Registry>,
+}
+
+#[derive(Debug, Default)]
+struct Registry {
+    by_sid: HashMap<Uuid, Arc<SessionHandle>>,
+    by_channel: HashMap<String, Uuid>,
+    closed: bool,
+}
+
+impl SessionContext {
+    pub fn new(
+        settings: SessionSettings,
+        pool: BrowserPool,
+        index: Arc<RecordIndex>,
+        destination: Destination,
+        tokens: TokenSource,
+        runtime: tokio::runtime::Handle,
+    ) -> Self {
+        Self {
+            settings,
+            pool,
+            index,
+            destination,
+            tokens,
+            runtime,
+            registry: Mutex::default(),
+        }
+    }
+
+    fn registry(&self) -> std::sync::MutexGuard<'_, Registry> {
+        self.registry.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn unregister(&self, sid: Uuid) {
+        let mut reg = self.registry();
+        if let Some(handle) = reg.by_sid.remove(&sid)
+            && reg.by_channel.get(handle.channel.as_str()) == Some(&sid)
+        {
+            reg.by_channel.remove(handle.channel.as_str());
+        }
+    }
+}
+
+/// The internal API's start request (the gateway mints the bot's token).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StartRequest {
+    pub channel: String,
+    #[serde(default)]
+    pub speakers: bool,
+    pub app_id: String,
+    pub token: String,
+    pub uid: u32,
+}
+
+/// Which session a stop is for.
+#[derive(Debug, Clone)]
+pub enum StopTarget {
+    Sid(Uuid),
+    Channel(String),
+}
+
+/// How long after its end a session can still be stopped by channel (answered with its body).
+pub const STOPPED_BY_CHANNEL_WINDOW: Duration = Duration::from_secs(3600);
+
+/// The sessions of this recorder.
+#[derive(Debug, Clone)]
+pub struct Sessions {
+    ctx: Arc<SessionContext>,
+}
+
+impl Sessions {
+    pub fn new(ctx: SessionContext) -> Self {
+        Self { ctx: Arc::new(ctx) }
+    }
+
+    pub fn context(&self) -> &Arc<SessionContext> {
+        &self.ctx
+    }
+
+    /// Starts recording `req.channel`, or answers the session already recording it.
+    pub async fn start(&self, req: StartRequest) -> Result<StartView, RecorderError> {
+        let channel = RecordingChannel::parse(&req.channel).ok_or_else(|| {
+            RecorderError::bad_request("invalid_channel", Some("channel"), CHANNEL_RULE)
+        })?;
+        let (handle, existing) = {
+            let mut reg = self.ctx.registry();
+            if reg.closed {
+                return Err(RecorderError::ShuttingDown);
+            }
+            if let Some(sid) = reg.by_channel.get(channel.as_str()) {
+                (Arc::clone(&reg.by_sid[sid]), true)
+            } else {
+                if reg.by_sid.len() >= self.ctx.settings.max_sessions {
+                    return Err(RecorderError::AtCapacity);
+                }
+                let (tx, rx) = mpsc::unbounded_channel();
+                let sid = Uuid::new_v4();
+                let handle = Arc::new(SessionHandle::new(
+                    sid,
+                    channel.clone(),
+                    req.speakers,
+                    req.uid,
+                    tx,
+                ));
+                reg.by_channel.insert(channel.as_str().to_owned(), sid);
+                reg.by_sid.insert(sid, Arc::clone(&handle));
+                let supervisor = supervisor::Supervisor::new(
+                    Arc::clone(&self.ctx),
+                    Arc::clone(&handle),
+                    rx,
+                    req,
+                );
+                self.ctx.runtime.spawn(supervisor.run());
+                (handle, false)
+            }
+        };
+        let mut view = handle.started().await?;
+        view.existing = existing;
+        Ok(view)
+    }
+
+    /// Stops a session, or answers the final body of one that already ended.
+    pub async fn stop(&self, target: StopTarget) -> Result<StopBody, RecorderError> {
+        let active = {
+            let reg = self.ctx.registry();
+            match &target {
+                StopTarget::Sid(sid) => reg.by_sid.get(sid).cloned(),
+                StopTarget::Channel(channel) => reg
+                    .by_channel
+                    .get(channel)
+                    .and_then(|sid| reg.by_sid.get(sid))
+                    .cloned(),
+            }
+        };
+        if let Some(handle) = active {
+            // A session still starting is stopped as soon as it records (or answers 404 if it fails).
+            let (reply, answer) = oneshot::channel();
+            if handle.send(SessionCmd::Stop {
+                reason: StopReason::Requested,
+                reply: Some(reply),
+            }) && let Ok(result) = answer.await
+            {
+                return result;
+            }
+        }
+        let stored = match &target {
+            StopTarget::Sid(sid) => self.ctx.index.get(*sid),
+            StopTarget::Channel(channel) => self.ctx.index.recent_for_channel(
+                channel,
+                OffsetDateTime::now_utc() - STOPPED_BY_CHANNEL_WINDOW,
+            ),
+        };
+        stored
+            .map(|s| s.body.clone())
+            .ok_or(RecorderError::SessionNotFound)
+    }
+
+    pub fn get(&self, sid: Uuid) -> Option<Arc<SessionHandle>> {
+        self.ctx.registry().by_sid.get(&sid).cloned()
+    }
+
+    /// Every session, recording or not yet (for `/status`).
+    pub fn all(&self) -> Vec<Arc<SessionHandle>> {
+        let mut all: Vec<_> = self.ctx.registry().by_sid.values().cloned().collect();
+        all.sort_by_key(|h| h.sid);
+        all
+    }
+
+    /// Status entries of the sessions that are recording.
+    pub fn recording(&self) -> Vec<StatusEntry> {
+        let mut entries: Vec<_> = self.all().iter().filter_map(|h| h.status()).collect();
+        entries.sort_by(|a, b| a.started_at.cmp(&b.started_at));
+        entries
+    }
+
+    pub fn count(&self) -> usize {
+        self.ctx.registry().by_sid.len()
+    }
+
+    pub fn is_accepting(&self) -> bool {
+        !self.ctx.registry().closed
+    }
+
+    /// Routes a lost tab to its session.
+    pub fn tab_lost(&self, lost: TabLost) {
+        if let Some(handle) = self.get(lost.sid) {
+            handle.send(SessionCmd::TabLost {
+                reason: lost.reason,
+            });
+        }
+    }
+
+    /// SIGTERM: refuse new sessions, stop every session (`stopReason: shutdown`) and wait for them.
+    pub async fn shutdown(&self) {
+        let handles: Vec<_> = {
+            let mut reg = self.ctx.registry();
+            reg.closed = true;
+            reg.by_sid.values().cloned().collect()
+        };
+        let mut answers = Vec::new();
+        for handle in handles {
+            let (reply, answer) = oneshot::channel();
+            if handle.send(SessionCmd::Stop {
+                reason: StopReason::Shutdown,
+                reply: Some(reply),
+            }) {
+                answers.push(answer);
+            }
+        }
+        for answer in answers {
+            let _ = answer.await;
+        }
+    }
+
+    /// SIGINT: end every session at once; their files stay repairable for the next start.
+    pub async fn abort(&self) {
+        let handles: Vec<_> = {
+            let mut reg = self.ctx.registry();
+            reg.closed = true;
+            reg.by_sid.values().cloned().collect()
+        };
+        for handle in handles {
+            let (done, wait) = oneshot::channel();
+            if handle.send(SessionCmd::Abort { done }) {
+                let _ = tokio::time::timeout(Duration::from_secs(2), wait).await;
+            }
+        }
+    }
+}

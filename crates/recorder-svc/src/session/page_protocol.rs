@@ -1,0 +1,132 @@
+//! The JSON messages between the recorder page (`page/recorder.js`) and its session. Audio travels
+//! on the same WebSocket as binary chunks (`audio::protocol`).
+
+use serde::{Deserialize, Serialize};
+
+/// An Agora uid as the SDK reports it (numbers normally, strings for string-uid channels).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Uid {
+    Num(u32),
+    Str(String),
+}
+
+/// What the page says.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(
+    tag = "type",
+    rename_all = "kebab-case",
+    rename_all_fields = "camelCase"
+)]
+pub enum FromPage {
+    /// The page is up; its AudioContext runs at `sample_rate`.
+    Hello {
+        sample_rate: f64,
+    },
+    Joined,
+    JoinFailed {
+        #[serde(default)]
+        code: Option<String>,
+        message: String,
+    },
+    /// Capture started: `frame` of the AudioContext is heard at `wall_ms` (Unix ms).
+    TapStarted {
+        frame: u64,
+        wall_ms: f64,
+    },
+    UserJoined {
+        uid: Uid,
+    },
+    UserLeft {
+        uid: Uid,
+        #[serde(default)]
+        reason: Option<String>,
+    },
+    UserPublished {
+        uid: Uid,
+        media: String,
+    },
+    UserUnpublished {
+        uid: Uid,
+        media: String,
+    },
+    Subscribed {
+        uid: Uid,
+    },
+    SubscribeFailed {
+        uid: Uid,
+        message: String,
+    },
+    ConnectionState {
+        state: String,
+        #[serde(default)]
+        prev: Option<String>,
+        #[serde(default)]
+        reason: Option<String>,
+    },
+    TokenWillExpire,
+    TokenDidExpire,
+    TokenRenewed,
+    TokenRenewFailed {
+        message: String,
+    },
+    Exception {
+        #[serde(default)]
+        code: Option<serde_json::Value>,
+        #[serde(default)]
+        message: Option<String>,
+    },
+    /// The taps flushed their last audio (sent before this message).
+    Stopped,
+    Left,
+    Log {
+        level: String,
+        message: String,
+    },
+}
+
+/// What the session tells the page.
+#[derive(Debug, Clone, Serialize)]
+#[serde(
+    tag = "type",
+    rename_all = "kebab-case",
+    rename_all_fields = "camelCase"
+)]
+pub enum ToPage {
+    Join {
+        app_id: String,
+        channel: String,
+        token: String,
+        uid: u32,
+        mode: String,
+        role: String,
+        speakers: bool,
+    },
+    RenewToken {
+        token: String,
+    },
+    Stop,
+    Leave,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_messages_parse() {
+        let m: FromPage =
+            serde_json::from_str(r#"{"type":"tap-started","frame":12,"wallMs":1.5e12}"#).unwrap();
+        assert!(matches!(m, FromPage::TapStarted { frame: 12, .. }));
+        let m: FromPage = serde_json::from_str(r#"{"type":"user-left","uid":"alice"}"#).unwrap();
+        assert!(matches!(
+            m,
+            FromPage::UserLeft {
+                uid: Uid::Str(_),
+                reason: None
+            }
+        ));
+        let out = serde_json::to_string(&ToPage::RenewToken { token: "t".into() }).unwrap();
+        assert_eq!(out, r#"{"type":"renew-token","token":"t"}"#);
+    }
+}

@@ -1,0 +1,444 @@
+//! One session's life: open a tab, join, record, survive crashes, stop, save.
+//!
+//! A single event loop owns all of the session's state. Slow steps (opening a tab, fetching a
+//! token) run as tasks that report back as commands, so a stop is never stuck behind them. Phases:
+//! opening → awaiting page → joining → awaiting tap → recording ⇄ reconnecting → stopping.
+//! What the page says is handled in `page_events`; stopping and saving in `stopping`.
+
+mod page_events;
+mod stopping;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use time::OffsetDateTime;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+use crate::audio::recording::{AudioMsg, AudioPaths, RecordingAudio};
+use crate::error::RecorderError;
+
+use super::handle::{SessionCmd, SessionHandle};
+use super::journal::{self, Journal};
+use super::page_protocol::{FromPage, ToPage, Uid};
+use super::view::{StartView, StopBody, StopReason, file_stamp, from_unix_ms, iso_ms};
+use super::{SessionContext, StartRequest};
+
+/// How long the page may take to flush its last audio after `stop`.
+const STOP_FLUSH_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long leaving the channel may take before the tab is closed anyway.
+const LEAVE_TIMEOUT: Duration = Duration::from_secs(2);
+/// Waits between rejoin attempts after a crash (the last repeats).
+const REJOIN_BACKOFF: [Duration; 5] = [
+    Duration::ZERO,
+    Duration::from_secs(1),
+    Duration::from_secs(2),
+    Duration::from_secs(5),
+    Duration::from_secs(10),
+];
+
+type StopReply = oneshot::Sender<Result<StopBody, RecorderError>>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Opening,
+    AwaitingPage,
+    Joining,
+    AwaitingTap,
+    Recording,
+    Reconnecting,
+    Stopping,
+}
+
+struct Stopping {
+    reason: StopReason,
+    wall_ms: f64,
+    waiters: Vec<StopReply>,
+    deadline: Instant,
+}
+
+pub(super) struct Supervisor {
+    ctx: Arc<SessionContext>,
+    handle: Arc<SessionHandle>,
+    rx: mpsc::UnboundedReceiver<SessionCmd>,
+    req: StartRequest,
+    phase: Phase,
+    /// True until the session first records; failures then fail the start request.
+    starting: bool,
+    attempt: u32,
+    failures: usize,
+    deadline: Option<Instant>,
+    retry_at: Option<Instant>,
+    page: Option<(u32, mpsc::UnboundedSender<String>)>,
+    audio: Option<RecordingAudio>,
+    started_at: Option<OffsetDateTime>,
+    filename: Option<String>,
+    remote_users: BTreeSet<Uid>,
+    publishing: BTreeSet<Uid>,
+    idle_since: Option<Instant>,
+    max_at: Option<Instant>,
+    stopping: Option<Stopping>,
+    early_stops: Vec<(StopReason, Option<StopReply>)>,
+    finished: bool,
+}
+
+fn now_ms() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+impl Supervisor {
+    pub(super) fn new(
+        ctx: Arc<SessionContext>,
+        handle: Arc<SessionHandle>,
+        rx: mpsc::UnboundedReceiver<SessionCmd>,
+        req: StartRequest,
+    ) -> Self {
+        Self {
+            ctx,
+            handle,
+            rx,
+            req,
+            phase: Phase::Opening,
+            starting: true,
+            attempt: 0,
+            failures: 0,
+            deadline: None,
+            retry_at: None,
+            page: None,
+            audio: None,
+            started_at: None,
+            filename: None,
+            remote_users: BTreeSet::new(),
+            publishing: BTreeSet::new(),
+            idle_since: None,
+            max_at: None,
+            stopping: None,
+            early_stops: Vec::new(),
+            finished: false,
+        }
+    }
+
+    pub(super) async fn run(mut self) {
+        self.handle.record("starting", None);
+        self.open_tab();
+        while !self.finished {
+            let wake = self.next_wake();
+            tokio::select! {
+                cmd = self.rx.recv() => match cmd {
+                    Some(cmd) => self.on_cmd(cmd).await,
+                    None => break,
+                },
+                () = sleep_until(wake) => self.on_timer().await,
+            }
+        }
+    }
+
+    fn next_wake(&self) -> Option<Instant> {
+        let idle = self
+            .idle_since
+            .filter(|_| self.phase == Phase::Recording)
+            .map(|since| since + self.ctx.settings.idle_timeout);
+        [
+            self.deadline,
+            self.retry_at,
+            idle,
+            self.max_at,
+            self.stopping.as_ref().map(|s| s.deadline),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    // ---- establishing (first start and every rejoin) -------------------------------------------
+
+    fn open_tab(&mut self) {
+        self.attempt += 1;
+        self.phase = Phase::Opening;
+        self.retry_at = None;
+        self.deadline = Some(Instant::now() + self.ctx.settings.join_timeout);
+        let attempt = self.attempt;
+        let pool = self.ctx.pool.clone();
+        let handle = Arc::clone(&self.handle);
+        let url = format!(
+            "{}/session/{}?k={}",
+            self.ctx.settings.page_base,
+            handle.sid,
+            handle.page_key()
+        );
+        self.ctx.runtime.spawn(async move {
+            let result = pool.open_tab(handle.sid, url).await;
+            handle.send(SessionCmd::TabOpened { attempt, result });
+        });
+    }
+
+    /// The current page is gone (crash, closed socket, lost connection): rejoin, or give up.
+    async fn page_lost(&mut self, reason: &str) {
+        self.page = None;
+        self.handle.record("page lost", Some(reason.to_owned()));
+        if self.phase == Phase::Stopping {
+            self.finalize().await;
+            return;
+        }
+        if self.starting {
+            self.fail_start(RecorderError::Browser(format!(
+                "the recording tab was lost while joining ({reason})"
+            )))
+            .await;
+            return;
+        }
+        self.handle.update(|live| {
+            live.phase = "reconnecting";
+            live.rejoins += 1;
+        });
+        self.ctx.pool.close_tab(self.handle.sid).await;
+        self.phase = Phase::Reconnecting;
+        self.deadline = None;
+        let wait = REJOIN_BACKOFF[self.failures.min(REJOIN_BACKOFF.len() - 1)];
+        self.failures += 1;
+        self.retry_at = Some(Instant::now() + wait);
+    }
+
+    async fn fail_start(&mut self, error: RecorderError) {
+        self.handle.record("start failed", Some(error.to_string()));
+        self.ctx.pool.close_tab(self.handle.sid).await;
+        self.ctx.unregister(self.handle.sid);
+        let _ = self.handle.started.send(Some(Err(error)));
+        for (_, reply) in self.early_stops.drain(..) {
+            if let Some(reply) = reply {
+                let _ = reply.send(Err(RecorderError::SessionNotFound));
+            }
+        }
+        self.finished = true;
+    }
+
+    fn send_page(&self, msg: &ToPage) {
+        if let (Some((_, tx)), Ok(text)) = (&self.page, serde_json::to_string(msg)) {
+            let _ = tx.send(text);
+        }
+    }
+
+    fn join_message(&self) -> ToPage {
+        ToPage::Join {
+            app_id: self.req.app_id.clone(),
+            channel: self.handle.channel.as_str().to_owned(),
+            token: self.req.token.clone(),
+            uid: self.req.uid,
+            mode: self.ctx.settings.channel_mode.clone(),
+            role: self.ctx.settings.client_role.clone(),
+            speakers: self.handle.speakers,
+        }
+    }
+
+    /// First tap: name the file, write the journal, start the audio thread, answer the start.
+    fn begin_recording(
+        &mut self,
+        epoch: u32,
+        frame: u64,
+        wall_ms: f64,
+    ) -> Result<(), RecorderError> {
+        let started_at = from_unix_ms(wall_ms);
+        let filename = self.unique_filename(started_at);
+        let journal = Journal {
+            sid: self.handle.sid,
+            channel: self.handle.channel.as_str().to_owned(),
+            uid: self.req.uid,
+            filename: filename.clone(),
+            speakers: self.handle.speakers,
+            started_at: iso_ms(started_at),
+        };
+        journal::write(&self.ctx.settings.journal_dir, &journal).map_err(|e| {
+            RecorderError::Internal(format!("cannot write the session journal: {e}"))
+        })?;
+        let audio = RecordingAudio::start(AudioPaths {
+            dir: self.ctx.settings.recordings_dir.clone(),
+            mix: filename.clone(),
+            speaker_stem: self.handle.speakers.then(|| journal.stem().to_owned()),
+        })
+        .map_err(|e| RecorderError::Internal(format!("cannot create the recording: {e}")))?;
+        audio.send(AudioMsg::Epoch {
+            epoch,
+            frame,
+            wall_ms,
+        });
+        let stats = Arc::clone(audio.stats());
+        self.audio = Some(audio);
+        self.started_at = Some(started_at);
+        self.filename = Some(filename.clone());
+        self.max_at = Some(Instant::now() + self.ctx.settings.max_duration);
+        self.handle.update(|live| {
+            live.phase = "recording";
+            live.filename = Some(filename.clone());
+            live.started_at = Some(started_at);
+            live.audio = Some(stats);
+        });
+        self.handle.record("recording", Some(filename.clone()));
+        let _ = self.handle.started.send(Some(Ok(StartView {
+            sid: self.handle.sid,
+            channel: self.handle.channel.as_str().to_owned(),
+            uid: self.req.uid,
+            filename,
+            status: "recording".to_owned(),
+            started_at: iso_ms(started_at),
+            existing: false,
+        })));
+        Ok(())
+    }
+
+    /// `{channel}_{YYYY-MM-DDTHH-MM-SS}.wav`, with `-2`, `-3`… if that name is taken.
+    fn unique_filename(&self, started_at: OffsetDateTime) -> String {
+        let base = format!(
+            "{}_{}",
+            self.handle.channel.as_str(),
+            file_stamp(started_at)
+        );
+        (1..)
+            .map(|n| {
+                if n == 1 {
+                    format!("{base}.wav")
+                } else {
+                    format!("{base}-{n}.wav")
+                }
+            })
+            .find(|name| {
+                !self.ctx.index.is_taken(name)
+                    && !self.ctx.settings.recordings_dir.join(name).exists()
+            })
+            .unwrap_or_else(|| format!("{base}-{}.wav", uuid::Uuid::new_v4().simple()))
+    }
+
+    // ---- events --------------------------------------------------------------------------------
+
+    async fn on_cmd(&mut self, cmd: SessionCmd) {
+        match cmd {
+            SessionCmd::Stop { reason, reply } => self.begin_stop(reason, reply).await,
+            SessionCmd::TabOpened { attempt, result } => {
+                if attempt != self.attempt {
+                    return;
+                }
+                match result {
+                    Ok(()) if self.phase == Phase::Opening => self.phase = Phase::AwaitingPage,
+                    Ok(()) => {}
+                    Err(e) if self.starting => {
+                        self.fail_start(RecorderError::Browser(e.to_string())).await
+                    }
+                    Err(e) => self.page_lost(&format!("cannot reopen the tab: {e}")).await,
+                }
+            }
+            SessionCmd::PageConnected { epoch, tx } => {
+                if matches!(self.phase, Phase::Opening | Phase::AwaitingPage) && self.page.is_none()
+                {
+                    self.page = Some((epoch, tx));
+                    self.phase = Phase::Joining;
+                    let join = self.join_message();
+                    self.send_page(&join);
+                } else {
+                    // A page we did not ask for (a stale tab): tell it to leave.
+                    let _ = tx.send(serde_json::to_string(&ToPage::Leave).unwrap_or_default());
+                }
+            }
+            SessionCmd::PageClosed { epoch } => {
+                if self.page.as_ref().is_some_and(|(e, _)| *e == epoch) {
+                    self.page_lost("the page's connection closed").await;
+                }
+            }
+            SessionCmd::TabLost { reason } => {
+                if !matches!(self.phase, Phase::Reconnecting) {
+                    self.page_lost(reason).await;
+                }
+            }
+            SessionCmd::PageBinary { epoch, bytes } => {
+                if self.page.as_ref().is_some_and(|(e, _)| *e == epoch)
+                    && let Some(audio) = &self.audio
+                {
+                    audio.send(AudioMsg::Chunk { epoch, bytes });
+                }
+            }
+            SessionCmd::PageText { epoch, text } => {
+                if self.page.as_ref().is_some_and(|(e, _)| *e == epoch) {
+                    match serde_json::from_str::<FromPage>(&text) {
+                        Ok(msg) => self.on_page(epoch, msg).await,
+                        Err(e) => {
+                            tracing::warn!(sid = %self.handle.sid, error = %e, "unreadable page message")
+                        }
+                    }
+                }
+            }
+            SessionCmd::TokenFetched(Ok(token)) => {
+                self.req.token = token.clone();
+                self.send_page(&ToPage::RenewToken { token });
+            }
+            SessionCmd::TokenFetched(Err(e)) => self.handle.record("token renewal failed", Some(e)),
+            SessionCmd::Abort { done } => {
+                if let Some(audio) = self.audio.take() {
+                    let _ = tokio::task::spawn_blocking(move || audio.abort()).await;
+                }
+                self.ctx.pool.close_tab(self.handle.sid).await;
+                self.finished = true;
+                let _ = done.send(());
+            }
+        }
+    }
+
+    async fn on_timer(&mut self) {
+        let now = Instant::now();
+        if self.stopping.as_ref().is_some_and(|s| now >= s.deadline) {
+            self.handle.record(
+                "stop",
+                Some("the page did not confirm its last audio in time".into()),
+            );
+            self.finalize().await;
+            return;
+        }
+        if self.deadline.is_some_and(|d| now >= d) {
+            self.deadline = None;
+            if self.starting {
+                let error = match self.phase {
+                    Phase::Opening | Phase::AwaitingPage => {
+                        RecorderError::Browser("the recorder page did not load in time".into())
+                    }
+                    _ => RecorderError::JoinTimeout,
+                };
+                self.fail_start(error).await;
+            } else {
+                self.page_lost("rejoin timed out").await;
+            }
+            return;
+        }
+        if self.retry_at.is_some_and(|r| now >= r) {
+            self.handle.record("rejoining", None);
+            self.open_tab();
+            return;
+        }
+        if self.max_at.is_some_and(|m| now >= m) {
+            self.max_at = None;
+            self.begin_stop(StopReason::MaxDuration, None).await;
+            return;
+        }
+        if self.phase == Phase::Recording
+            && self
+                .idle_since
+                .is_some_and(|since| now >= since + self.ctx.settings.idle_timeout)
+        {
+            self.idle_since = None;
+            self.begin_stop(StopReason::Idle, None).await;
+        }
+    }
+}
+
+fn uid_text(uid: &Uid) -> String {
+    match uid {
+        Uid::Num(n) => n.to_string(),
+        Uid::Str(s) => s.clone(),
+    }
+}

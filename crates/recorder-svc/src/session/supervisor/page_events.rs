@@ -1,0 +1,169 @@
+//! What the page reports: join results, the tap's start, users coming and going, connection
+//! states, token expiry, the end of the last audio.
+
+use std::sync::Arc;
+
+use tokio::time::Instant;
+
+use super::super::handle::SessionCmd;
+use super::super::page_protocol::FromPage;
+use super::{Phase, Supervisor, uid_text};
+use crate::audio::recording::AudioMsg;
+use crate::error::RecorderError;
+
+impl Supervisor {
+    pub(super) async fn on_page(&mut self, epoch: u32, msg: FromPage) {
+        match msg {
+            FromPage::Hello { sample_rate } => {
+                if (sample_rate - 48_000.0).abs() > 0.5 {
+                    tracing::warn!(sample_rate, "the page's AudioContext is not at 48 kHz");
+                }
+            }
+            FromPage::Joined => {
+                if self.phase == Phase::Joining {
+                    self.phase = Phase::AwaitingTap;
+                    if !self.starting {
+                        // The new page re-announces whoever is in the channel.
+                        self.remote_users.clear();
+                        self.publishing.clear();
+                    }
+                }
+            }
+            FromPage::JoinFailed { code, message } => {
+                let detail = format!(
+                    "{}{message}",
+                    code.map(|c| format!("{c}: ")).unwrap_or_default()
+                );
+                if self.starting {
+                    self.fail_start(RecorderError::JoinFailed(detail)).await;
+                } else {
+                    self.page_lost(&format!("rejoin failed: {detail}")).await;
+                }
+            }
+            FromPage::TapStarted { frame, wall_ms } => {
+                if self.phase != Phase::AwaitingTap {
+                    return;
+                }
+                self.deadline = None;
+                self.failures = 0;
+                if self.starting {
+                    if let Err(e) = self.begin_recording(epoch, frame, wall_ms) {
+                        self.fail_start(e).await;
+                        return;
+                    }
+                    self.starting = false;
+                } else if let Some(audio) = &self.audio {
+                    audio.send(AudioMsg::Epoch {
+                        epoch,
+                        frame,
+                        wall_ms,
+                    });
+                    self.handle.update(|live| live.phase = "recording");
+                    self.handle.record("rejoined", None);
+                }
+                self.phase = Phase::Recording;
+                if self.remote_users.is_empty() && self.idle_since.is_none() {
+                    self.idle_since = Some(Instant::now());
+                }
+                for (reason, reply) in std::mem::take(&mut self.early_stops) {
+                    self.begin_stop(reason, reply).await;
+                }
+            }
+            FromPage::UserJoined { uid } => {
+                self.remote_users.insert(uid.clone());
+                self.idle_since = None;
+                self.handle.record("user joined", Some(uid_text(&uid)));
+            }
+            FromPage::UserLeft { uid, reason } => {
+                self.remote_users.remove(&uid);
+                self.publishing.remove(&uid);
+                if self.remote_users.is_empty() {
+                    self.idle_since = Some(Instant::now());
+                }
+                self.publish_participants();
+                self.handle.record(
+                    "user left",
+                    Some(format!("{} {}", uid_text(&uid), reason.unwrap_or_default())),
+                );
+            }
+            FromPage::UserPublished { uid, media } => {
+                if media == "audio" {
+                    self.remote_users.insert(uid.clone());
+                    self.idle_since = None;
+                    self.publishing.insert(uid);
+                    self.publish_participants();
+                }
+            }
+            FromPage::UserUnpublished { uid, media } => {
+                if media == "audio" {
+                    self.publishing.remove(&uid);
+                    self.publish_participants();
+                }
+            }
+            FromPage::Subscribed { uid } => self.handle.record("subscribed", Some(uid_text(&uid))),
+            FromPage::SubscribeFailed { uid, message } => {
+                self.handle.record(
+                    "subscribe failed",
+                    Some(format!("{}: {message}", uid_text(&uid))),
+                );
+            }
+            FromPage::ConnectionState {
+                state,
+                prev,
+                reason,
+            } => {
+                self.handle.record(
+                    "connection state",
+                    Some(format!(
+                        "{} → {state} {}",
+                        prev.unwrap_or_default(),
+                        reason.clone().unwrap_or_default()
+                    )),
+                );
+                if state == "DISCONNECTED" && self.phase == Phase::Recording {
+                    self.page_lost(&format!(
+                        "Agora disconnected ({})",
+                        reason.unwrap_or_default()
+                    ))
+                    .await;
+                }
+            }
+            FromPage::TokenWillExpire | FromPage::TokenDidExpire => {
+                self.handle.record("token expiring", None);
+                let tokens = self.ctx.tokens.clone();
+                let handle = Arc::clone(&self.handle);
+                let (channel, uid) = (self.handle.channel.as_str().to_owned(), self.req.uid);
+                self.ctx.runtime.spawn(async move {
+                    let result = tokens.bot_token(&channel, uid).await;
+                    handle.send(SessionCmd::TokenFetched(result));
+                });
+            }
+            FromPage::TokenRenewed => self.handle.record("token renewed", None),
+            FromPage::TokenRenewFailed { message } => {
+                self.handle.record("token renewal failed", Some(message))
+            }
+            FromPage::Exception { code, message } => self.handle.record(
+                "agora exception",
+                Some(format!(
+                    "{} {}",
+                    code.map(|c| c.to_string()).unwrap_or_default(),
+                    message.unwrap_or_default()
+                )),
+            ),
+            FromPage::Stopped => {
+                if self.phase == Phase::Stopping {
+                    self.finalize().await;
+                }
+            }
+            FromPage::Left => {}
+            FromPage::Log { level, message } => {
+                tracing::debug!(sid = %self.handle.sid, level, message, "page log");
+            }
+        }
+    }
+
+    pub(super) fn publish_participants(&self) {
+        let participants = self.publishing.clone();
+        self.handle.update(|live| live.participants = participants);
+    }
+}

@@ -1,0 +1,157 @@
+//! The local index of finished recordings: one JSON file per session, kept in memory sorted newest
+//! first, written atomically (temp file, fsync, rename) so a crash never leaves half a record.
+
+use std::fs;
+use std::io::{self, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, PoisonError, RwLock};
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::session::view::{HistoryEvent, StopBody};
+
+use super::list::{self, ListPage, ListQuery};
+
+/// A finished session as kept on disk.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredRecording {
+    /// What stop answers (again and again).
+    pub body: StopBody,
+    /// When the record was written (the list's `createdAt`).
+    pub created_at: String,
+    #[serde(default)]
+    pub history: Vec<HistoryEvent>,
+}
+
+impl StoredRecording {
+    /// Every file of the recording (mix first).
+    pub fn files(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.body.filename.as_str()).chain(
+            self.body
+                .speakers
+                .iter()
+                .flatten()
+                .map(|s| s.filename.as_str()),
+        )
+    }
+}
+
+#[derive(Debug)]
+pub struct RecordIndex {
+    dir: PathBuf,
+    /// Newest first (by `startedAt`, then sid).
+    records: RwLock<Vec<Arc<StoredRecording>>>,
+}
+
+fn sort_key(r: &StoredRecording) -> (&str, Uuid) {
+    (&r.body.started_at, r.body.sid)
+}
+
+impl RecordIndex {
+    /// Loads every record in `dir` (created if missing). Unreadable files are skipped and logged.
+    pub fn load(dir: &Path) -> io::Result<Self> {
+        fs::create_dir_all(dir)?;
+        let mut records = Vec::new();
+        for entry in fs::read_dir(dir)?.flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == "json") {
+                match fs::read(&path).map(|b| serde_json::from_slice::<StoredRecording>(&b)) {
+                    Ok(Ok(record)) => records.push(Arc::new(record)),
+                    Ok(Err(e)) => {
+                        tracing::warn!(path = %path.display(), error = %e, "skipping an unreadable index record")
+                    }
+                    Err(e) => {
+                        tracing::warn!(path = %path.display(), error = %e, "skipping an unreadable index record")
+                    }
+                }
+            }
+        }
+        records.sort_by(|a, b| sort_key(b).cmp(&sort_key(a)));
+        Ok(Self {
+            dir: dir.to_owned(),
+            records: RwLock::new(records),
+        })
+    }
+
+    /// Writes (or replaces) a record durably, then makes it visible.
+    pub fn save(&self, record: StoredRecording) -> io::Result<Arc<StoredRecording>> {
+        let path = self.dir.join(format!("{}.json", record.body.sid));
+        let tmp = self.dir.join(format!(".{}.json.tmp", record.body.sid));
+        let bytes = serde_json::to_vec_pretty(&record).map_err(io::Error::other)?;
+        {
+            let mut file = fs::File::create(&tmp)?;
+            file.write_all(&bytes)?;
+            file.sync_all()?;
+        }
+        fs::rename(&tmp, &path)?;
+        if let Ok(dir) = fs::File::open(&self.dir) {
+            let _ = dir.sync_all();
+        }
+        let record = Arc::new(record);
+        let mut records = self.records.write().unwrap_or_else(PoisonError::into_inner);
+        records.retain(|r| r.body.sid != record.body.sid);
+        let at = records
+            .binary_search_by(|r| sort_key(&record).cmp(&sort_key(r)))
+            .unwrap_or_else(|i| i);
+        records.insert(at, Arc::clone(&record));
+        Ok(record)
+    }
+
+    pub fn get(&self, sid: Uuid) -> Option<Arc<StoredRecording>> {
+        self.records
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .find(|r| r.body.sid == sid)
+            .cloned()
+    }
+
+    /// The newest recording of `channel` that stopped at or after `since`.
+    pub fn recent_for_channel(
+        &self,
+        channel: &str,
+        since: OffsetDateTime,
+    ) -> Option<Arc<StoredRecording>> {
+        let since = crate::session::view::iso_ms(since);
+        self.records
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .filter(|r| r.body.channel == channel && r.body.stopped_at >= since)
+            .max_by(|a, b| a.body.stopped_at.cmp(&b.body.stopped_at))
+            .cloned()
+    }
+
+    /// True if `filename` is a file of a finished recording.
+    pub fn has_file(&self, filename: &str) -> bool {
+        self.records
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .any(|r| r.files().any(|f| f == filename))
+    }
+
+    /// True if any record uses `filename` (to keep new names unique).
+    pub fn is_taken(&self, filename: &str) -> bool {
+        self.has_file(filename)
+    }
+
+    pub fn list(&self, query: &ListQuery) -> ListPage {
+        let records = self.records.read().unwrap_or_else(PoisonError::into_inner);
+        list::page(records.iter().map(Arc::as_ref), query)
+    }
+
+    pub fn len(&self) -> usize {
+        self.records
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
