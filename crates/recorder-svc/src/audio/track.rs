@@ -128,12 +128,19 @@ impl TrackWriter {
         self.wav.flush()
     }
 
-    /// Pads with silence to `end` (input ticks), drains the resampler, finalizes the file, which
-    /// then holds exactly `end / 3` samples (if nothing was written past `end`).
+    /// Pads with silence to `end` (input ticks), drains the resampler, finalizes the file, and
+    /// cuts anything past `end` (a chunk that arrived before the stop but ran past it): the file
+    /// holds exactly `end / 3` samples, like every other stream of the session.
     pub fn finish(mut self, end: u64) -> Result<WavInfo, AudioError> {
         self.fill_to(end)?;
         self.drain()?;
-        self.wav.finalize()
+        let path = self.wav.path().to_owned();
+        let info = self.wav.finalize()?;
+        let target = end / DECIMATION;
+        if info.samples > target {
+            return super::wav::truncate(&path, target);
+        }
+        Ok(info)
     }
 }
 
@@ -155,6 +162,9 @@ mod tests {
             let at = continuous.position();
             continuous.write_at(at, chunk).unwrap();
         }
+        let mut overrun = TrackWriter::create(&dir.path().join("c.wav")).unwrap();
+        overrun.write_at(0, &tone(481_000)).unwrap();
+        assert_eq!(overrun.finish(end).unwrap().samples, end / 3);
         let mut gappy = TrackWriter::create(&dir.path().join("b.wav")).unwrap();
         gappy.write_at(10_001, &tone(2048)).unwrap();
         gappy.write_at(13_000, &tone(2048)).unwrap();

@@ -202,6 +202,23 @@ pub fn repair(path: &Path) -> Result<WavInfo, AudioError> {
     info(path)
 }
 
+/// Cuts a finished file to its first `samples` samples (header rewritten).
+pub fn truncate(path: &Path, samples: u64) -> Result<WavInfo, AudioError> {
+    let err = io_err(path);
+    let mut head = vec![0u8; 4096];
+    let n = {
+        let mut f = File::open(path).map_err(&err)?;
+        f.read(&mut head).map_err(&err)?
+    };
+    let data_start = find_data_chunk(&head[..n]).ok_or_else(|| AudioError::Wav(format!("{} has no data chunk", path.display())))?;
+    OpenOptions::new()
+        .write(true)
+        .open(path)
+        .and_then(|f| f.set_len(data_start + samples * 2))
+        .map_err(&err)?;
+    repair(path)
+}
+
 /// Offset of the `data` chunk's first byte, walking the RIFF chunks of a `WAVE` header.
 fn find_data_chunk(head: &[u8]) -> Option<u64> {
     if head.len() < 12 || &head[0..4] != b"RIFF" || &head[8..12] != b"WAVE" {
@@ -260,6 +277,18 @@ mod tests {
         std::fs::write(&path, b"RIF").unwrap();
         assert_eq!(repair(&path).unwrap().samples, 0);
         assert_eq!(info(&path).unwrap().bytes, 44);
+    }
+
+    #[test]
+    fn a_finished_file_can_be_cut_to_a_length() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.wav");
+        let mut wav = WavFile::create(&path).unwrap();
+        wav.write(&(0..1000).map(|i| i as i16).collect::<Vec<_>>()).unwrap();
+        wav.finalize().unwrap();
+        assert_eq!(truncate(&path, 600).unwrap(), WavInfo { samples: 600, bytes: 44 + 1200 });
+        let samples: Vec<i16> = hound::WavReader::open(&path).unwrap().samples::<i16>().map(Result::unwrap).collect();
+        assert_eq!((samples.len(), samples[599]), (600, 599));
     }
 
     #[test]
