@@ -21,6 +21,7 @@ setup-run:
 
 setup-test:
 	@scripts/setup-system.sh test
+	@scripts/setup-tools.sh
 
 setup-bench:
 	@scripts/setup-system.sh bench

@@ -5,3 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo bench -p recorder-svc --bench stop_latency
 cargo run --release -q -p memharbor-testkit --example recorder_load
+scripts/setup-tools.sh
+cargo run --release -q -p memharbor-testkit --example upload_bench

@@ -10,7 +10,7 @@ build_pkgs=(pkg-config clang libclang-dev libavcodec-dev libavformat-dev libavut
 # The recorder drives Debian's Chromium; the SDK is fetched with curl and checked with openssl.
 run_pkgs=(chromium curl openssl ca-certificates)
 # Tests: pgrep/kill (process tests), espeak-ng (speech samples for `make demo`).
-test_pkgs=(procps espeak-ng)
+test_pkgs=(procps espeak-ng python3-venv)
 bench_pkgs=(wrk python3-venv procps)
 
 case "${1:-build}" in

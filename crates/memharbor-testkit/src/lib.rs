@@ -7,6 +7,7 @@
     missing_debug_implementations
 )] // test support fails loudly
 
+pub mod emulators;
 pub mod wav;
 
 use std::path::{Path, PathBuf};
@@ -78,6 +79,8 @@ pub struct Options {
     pub recordings_dir: Option<PathBuf>,
     /// Where the recorder asks for fresh bot tokens.
     pub gateway_url: String,
+    /// Firebase (emulators) instead of local storage.
+    pub firebase: Option<recorder_svc::settings::FirebaseSettings>,
 }
 
 impl Default for Options {
@@ -92,6 +95,7 @@ impl Default for Options {
             max_sessions: 12,
             recordings_dir: None,
             gateway_url: "http://127.0.0.1:9".into(),
+            firebase: None,
         }
     }
 }
@@ -128,6 +132,7 @@ pub fn settings(dir: &Path, recordings: &Path, opts: &Options) -> Settings {
         client_role: "audience".into(),
         gateway_url: opts.gateway_url.clone(),
         drills: true,
+        firebase: opts.firebase.clone(),
     }
 }
 
@@ -256,4 +261,32 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// A TCP server that accepts connections and never answers (an upstream that hangs).
+pub fn black_hole() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    format!("http://{addr}")
+}
+
+/// A TCP server that answers every request with `response` verbatim (an upstream gone wrong).
+pub fn canned(response: &'static str) -> String {
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut buf = [0u8; 8192];
+            let _ = stream.read(&mut buf);
+            let _ = stream.write_all(response.as_bytes());
+        }
+    });
+    format!("http://{addr}")
 }

@@ -37,6 +37,8 @@ pub enum RecorderError {
     JoinTimeout,
     #[error("the recording browser failed: {0}")]
     Browser(String),
+    #[error("Firestore failed: {0}")]
+    Firestore(String),
     #[error("{0}")]
     Internal(String),
 }
@@ -67,6 +69,7 @@ impl RecorderError {
             RecorderError::JoinFailed(_) => "join_failed",
             RecorderError::JoinTimeout => "join_timeout",
             RecorderError::Browser(_) => "browser_error",
+            RecorderError::Firestore(_) => "firestore_error",
             RecorderError::Internal(_) => "recording_failed",
         }
     }
@@ -81,6 +84,7 @@ impl RecorderError {
             RecorderError::JoinTimeout => "the recording bot did not manage to join the Agora channel in time; check the App ID and the network, then retry".into(),
             RecorderError::JoinFailed(why) => format!("the recording bot could not join the Agora channel: {why}"),
             RecorderError::Browser(_) => "the recording browser failed; retry, and check the recorder's logs if it persists".into(),
+            RecorderError::Firestore(_) => "the recordings catalogue (Firestore) could not be read; retry shortly".into(),
             // Internal causes go to the log, not to clients.
             RecorderError::Internal(_) => "the recording could not be finished; its audio is kept and will be recovered".into(),
             other => other.to_string(),
@@ -100,7 +104,9 @@ impl ResponseError for RecorderError {
             RecorderError::AtCapacity | RecorderError::ShuttingDown => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
-            RecorderError::JoinFailed(_) | RecorderError::Browser(_) => StatusCode::BAD_GATEWAY,
+            RecorderError::JoinFailed(_)
+            | RecorderError::Browser(_)
+            | RecorderError::Firestore(_) => StatusCode::BAD_GATEWAY,
             RecorderError::JoinTimeout => StatusCode::GATEWAY_TIMEOUT,
             RecorderError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

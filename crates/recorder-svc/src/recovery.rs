@@ -105,7 +105,7 @@ async fn recover_one(
         started_at: journal.started_at.clone(),
         stopped_at: iso_ms(stopped_at),
     };
-    destination.deliver(&mut body).await;
+    destination.deliver(&mut body, false).await;
     Ok(StoredRecording {
         body,
         created_at: iso_ms(OffsetDateTime::now_utc()),

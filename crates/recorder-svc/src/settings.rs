@@ -36,6 +36,32 @@ pub struct Settings {
     pub gateway_url: String,
     /// Allows `/internal/sessions/{sid}/drill/*` (tests and resilience drills).
     pub drills: bool,
+    /// Firebase Storage + Firestore; `None` = local storage (the embedded default).
+    pub firebase: Option<FirebaseSettings>,
+}
+
+/// Where recordings go when Firebase is configured.
+#[derive(Debug, Clone)]
+pub struct FirebaseSettings {
+    pub project_id: String,
+    pub bucket: String,
+    pub credentials: FirebaseCredentials,
+    /// How long stop waits for the upload before answering `upload: pending`.
+    pub upload_wait: Duration,
+    /// Resumable upload chunk size (a multiple of 256 KiB).
+    pub chunk_bytes: u64,
+    /// Days a local copy is kept after its upload is confirmed.
+    pub keep_local: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub enum FirebaseCredentials {
+    /// `FIREBASE_USE_EMULATOR=true`: no credentials; the emulators' base URLs.
+    Emulator { firestore: String, storage: String },
+    /// `FIREBASE_SERVICE_ACCOUNT`: a service account key (JSON).
+    ServiceAccount(SecretString),
+    /// Application Default Credentials (`GOOGLE_APPLICATION_CREDENTIALS`, metadata server, gcloud).
+    ApplicationDefault,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -95,6 +121,90 @@ struct Raw {
     recorder_client_role: Option<String>,
     recorder_gateway_url: Option<String>,
     recorder_enable_drills: Option<String>,
+    firebase_project_id: Option<String>,
+    firebase_storage_bucket: Option<String>,
+    firebase_use_emulator: Option<String>,
+    firestore_emulator_host: Option<String>,
+    firebase_storage_emulator_host: Option<String>,
+    storage_emulator_host: Option<String>,
+    firebase_service_account: Option<String>,
+    recorder_keep_local_days: Option<String>,
+    recorder_upload_wait_s: Option<String>,
+    recorder_upload_chunk_mb: Option<String>,
+}
+
+/// `host:port` or a URL → a base URL without a trailing slash.
+fn emulator_base(host: &str) -> String {
+    let host = host.trim().trim_end_matches('/');
+    if host.starts_with("http://") || host.starts_with("https://") {
+        host.to_owned()
+    } else {
+        format!("http://{host}")
+    }
+}
+
+fn firebase(raw: &Raw) -> Result<Option<FirebaseSettings>, SettingsError> {
+    let Some(project_id) = present(&raw.firebase_project_id) else {
+        return Ok(None);
+    };
+    if !project_id
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    {
+        return Err(err(
+            "FIREBASE_PROJECT_ID",
+            "must be a Firebase project id (letters, digits and dashes)",
+        ));
+    }
+    let bucket = present(&raw.firebase_storage_bucket)
+        .ok_or_else(|| err("FIREBASE_STORAGE_BUCKET", "is missing: with FIREBASE_PROJECT_ID set it names the Storage bucket, like your-project-id.appspot.com"))?;
+    let credentials = if flag("FIREBASE_USE_EMULATOR", present(&raw.firebase_use_emulator))? {
+        let firestore = present(&raw.firestore_emulator_host)
+            .ok_or_else(|| err("FIRESTORE_EMULATOR_HOST", "is missing: with FIREBASE_USE_EMULATOR=true it gives the Firestore emulator's host:port"))?;
+        let storage = present(&raw.firebase_storage_emulator_host)
+            .or(present(&raw.storage_emulator_host))
+            .ok_or_else(|| err("FIREBASE_STORAGE_EMULATOR_HOST", "is missing: with FIREBASE_USE_EMULATOR=true it (or STORAGE_EMULATOR_HOST) gives the Storage emulator's host:port"))?;
+        FirebaseCredentials::Emulator {
+            firestore: emulator_base(firestore),
+            storage: emulator_base(storage),
+        }
+    } else if let Some(json) = present(&raw.firebase_service_account) {
+        crate::storage::firebase::auth::check_service_account(json)
+            .map_err(|problem| err("FIREBASE_SERVICE_ACCOUNT", problem))?;
+        FirebaseCredentials::ServiceAccount(SecretString::from(json.to_owned()))
+    } else {
+        FirebaseCredentials::ApplicationDefault
+    };
+    let chunk_mb = number(
+        "RECORDER_UPLOAD_CHUNK_MB",
+        present(&raw.recorder_upload_chunk_mb),
+        8u64,
+        1,
+        256,
+    )?;
+    Ok(Some(FirebaseSettings {
+        project_id: project_id.to_owned(),
+        bucket: bucket.trim_start_matches("gs://").to_owned(),
+        credentials,
+        upload_wait: Duration::from_secs(number(
+            "RECORDER_UPLOAD_WAIT_S",
+            present(&raw.recorder_upload_wait_s),
+            30,
+            0,
+            600,
+        )?),
+        chunk_bytes: chunk_mb * 1024 * 1024,
+        keep_local: Duration::from_secs(
+            86_400
+                * number(
+                    "RECORDER_KEEP_LOCAL_DAYS",
+                    present(&raw.recorder_keep_local_days),
+                    7u64,
+                    0,
+                    3650,
+                )?,
+        ),
+    }))
 }
 
 fn present(value: &Option<String>) -> Option<&str> {
@@ -280,6 +390,82 @@ impl Settings {
                 "RECORDER_ENABLE_DRILLS",
                 present(&raw.recorder_enable_drills),
             )?,
+            firebase: firebase(&raw)?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        let sdk = std::env::current_exe().unwrap().display().to_string();
+        let mut map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        // Any existing file stands in for the SDK and the browser here.
+        map.insert("RECORDER_AGORA_SDK".into(), sdk.clone());
+        map.insert("RECORDER_CHROMIUM".into(), sdk);
+        map
+    }
+
+    #[test]
+    fn firebase_is_off_unless_a_project_is_set() {
+        let s = Settings::from_sources(HashMap::new(), env(&[])).unwrap();
+        assert!(s.firebase.is_none());
+    }
+
+    #[test]
+    fn emulator_mode_needs_both_hosts_and_accepts_the_gcs_variable() {
+        let base = [
+            ("FIREBASE_PROJECT_ID", "demo-p"),
+            ("FIREBASE_STORAGE_BUCKET", "b"),
+            ("FIREBASE_USE_EMULATOR", "true"),
+        ];
+        let e = Settings::from_sources(HashMap::new(), env(&base)).unwrap_err();
+        assert_eq!(e.variable, "FIRESTORE_EMULATOR_HOST");
+        let mut pairs = base.to_vec();
+        pairs.push(("FIRESTORE_EMULATOR_HOST", "127.0.0.1:8080"));
+        let e = Settings::from_sources(HashMap::new(), env(&pairs)).unwrap_err();
+        assert_eq!(e.variable, "FIREBASE_STORAGE_EMULATOR_HOST");
+        pairs.push(("STORAGE_EMULATOR_HOST", "http://127.0.0.1:4443"));
+        let fb = Settings::from_sources(HashMap::new(), env(&pairs))
+            .unwrap()
+            .firebase
+            .unwrap();
+        match fb.credentials {
+            FirebaseCredentials::Emulator { firestore, storage } => {
+                assert_eq!(
+                    (firestore.as_str(), storage.as_str()),
+                    ("http://127.0.0.1:8080", "http://127.0.0.1:4443")
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            (fb.upload_wait.as_secs(), fb.keep_local.as_secs()),
+            (30, 7 * 86_400)
+        );
+    }
+
+    #[test]
+    fn a_malformed_service_account_is_refused_without_being_echoed() {
+        let secret = r#"{"type": "service_account", "private_key": "-----BEGIN PRIVATE KEY-----\nSECRETSECRET"}"#;
+        let e = Settings::from_sources(
+            HashMap::new(),
+            env(&[
+                ("FIREBASE_PROJECT_ID", "p"),
+                ("FIREBASE_STORAGE_BUCKET", "b"),
+                ("FIREBASE_SERVICE_ACCOUNT", secret),
+            ]),
+        )
+        .unwrap_err();
+        assert_eq!(e.variable, "FIREBASE_SERVICE_ACCOUNT");
+        assert!(!e.to_string().contains("SECRET"), "{e}");
+        let e = Settings::from_sources(HashMap::new(), env(&[("FIREBASE_PROJECT_ID", "p")]))
+            .unwrap_err();
+        assert_eq!(e.variable, "FIREBASE_STORAGE_BUCKET");
     }
 }

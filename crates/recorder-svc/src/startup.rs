@@ -21,7 +21,8 @@ use crate::page::{self, PageAssets};
 use crate::routes::{self, RecorderState};
 use crate::session::{SessionContext, SessionSettings, Sessions};
 use crate::settings::Settings;
-use crate::storage::{Destination, RecordIndex};
+use crate::storage::firebase::{Firebase, UploadQueue};
+use crate::storage::{Catalog, Destination, RecordIndex};
 use crate::tokens::TokenSource;
 use memharbor_shared::internal_auth;
 
@@ -29,6 +30,8 @@ use memharbor_shared::internal_auth;
 pub enum StartupError {
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: String, source: io::Error },
+    #[error("Firebase: {0}")]
+    Firebase(String),
     #[error("{what} {path}: {source}")]
     Files {
         what: &'static str,
@@ -118,7 +121,38 @@ impl Application {
             path: settings.agora_sdk.display().to_string(),
             source,
         })?;
-        let destination = Destination::Local;
+        let (destination, catalog) = match &settings.firebase {
+            None => (Destination::Local, Catalog::Local(Arc::clone(&index))),
+            Some(fb) => {
+                let firebase = Firebase::connect(fb)
+                    .await
+                    .map_err(StartupError::Firebase)?;
+                let queue = UploadQueue::start(
+                    &dirs.root.join("uploads"),
+                    &settings.recordings_dir,
+                    firebase.clone(),
+                    Arc::clone(&index),
+                    fb.keep_local,
+                )
+                .map_err(|source| StartupError::Files {
+                    what: "upload queue",
+                    path: dirs.root.join("uploads").display().to_string(),
+                    source,
+                })?;
+                tracing::info!(
+                    project = fb.project_id,
+                    bucket = fb.bucket,
+                    "recordings go to Firebase"
+                );
+                (
+                    Destination::Firebase {
+                        queue,
+                        wait: fb.upload_wait,
+                    },
+                    Catalog::Firestore(Arc::clone(&firebase.firestore)),
+                )
+            }
+        };
         let recovered = crate::recovery::recover(
             &dirs.journal,
             &settings.recordings_dir,
@@ -188,6 +222,7 @@ impl Application {
         let state = web::Data::new(RecorderState {
             sessions: sessions.clone(),
             index,
+            catalog,
             pool: pool.clone(),
             recordings_dir: settings.recordings_dir.clone(),
             internal_key,

@@ -96,30 +96,4 @@ pub async fn error_of(response: reqwest::Response) -> (String, Option<String>, S
     )
 }
 
-/// A TCP server that accepts connections and never answers (an upstream that hangs).
-pub fn black_hole() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for stream in listener.incoming().flatten() {
-            held.push(stream);
-        }
-    });
-    format!("http://{addr}")
-}
-
-/// A TCP server that answers every request with `response` verbatim (an upstream gone wrong).
-pub fn canned(response: &'static str) -> String {
-    use std::io::{Read as _, Write as _};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for mut stream in listener.incoming().flatten() {
-            let mut buf = [0u8; 8192];
-            let _ = stream.read(&mut buf);
-            let _ = stream.write_all(response.as_bytes());
-        }
-    });
-    format!("http://{addr}")
-}
+pub use memharbor_testkit::{black_hole, canned};

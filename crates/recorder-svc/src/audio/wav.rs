@@ -210,7 +210,8 @@ pub fn truncate(path: &Path, samples: u64) -> Result<WavInfo, AudioError> {
         let mut f = File::open(path).map_err(&err)?;
         f.read(&mut head).map_err(&err)?
     };
-    let data_start = find_data_chunk(&head[..n]).ok_or_else(|| AudioError::Wav(format!("{} has no data chunk", path.display())))?;
+    let data_start = find_data_chunk(&head[..n])
+        .ok_or_else(|| AudioError::Wav(format!("{} has no data chunk", path.display())))?;
     OpenOptions::new()
         .write(true)
         .open(path)
@@ -284,10 +285,21 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("d.wav");
         let mut wav = WavFile::create(&path).unwrap();
-        wav.write(&(0..1000).map(|i| i as i16).collect::<Vec<_>>()).unwrap();
+        wav.write(&(0..1000).map(|i| i as i16).collect::<Vec<_>>())
+            .unwrap();
         wav.finalize().unwrap();
-        assert_eq!(truncate(&path, 600).unwrap(), WavInfo { samples: 600, bytes: 44 + 1200 });
-        let samples: Vec<i16> = hound::WavReader::open(&path).unwrap().samples::<i16>().map(Result::unwrap).collect();
+        assert_eq!(
+            truncate(&path, 600).unwrap(),
+            WavInfo {
+                samples: 600,
+                bytes: 44 + 1200
+            }
+        );
+        let samples: Vec<i16> = hound::WavReader::open(&path)
+            .unwrap()
+            .samples::<i16>()
+            .map(Result::unwrap)
+            .collect();
         assert_eq!((samples.len(), samples[599]), (600, 599));
     }
 

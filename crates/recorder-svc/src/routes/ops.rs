@@ -84,5 +84,9 @@ pub fn status_json(state: &RecorderState) -> Value {
         "sessions": sessions,
         "browsers": state.pool.status(),
         "recordings": {"count": state.index.len()},
+        "uploads": match &state.sessions.context().destination {
+            crate::storage::Destination::Firebase { queue, .. } => serde_json::to_value(queue.summary()).unwrap_or(Value::Null),
+            crate::storage::Destination::Local => Value::Null,
+        },
     })
 }

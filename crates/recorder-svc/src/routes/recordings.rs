@@ -55,7 +55,12 @@ pub async fn list(
     req: HttpRequest,
 ) -> Result<HttpResponse, RecorderError> {
     let query = parse_query(req.query_string())?;
-    Ok(HttpResponse::Ok().json(state.index.list(&query)))
+    let page = state
+        .catalog
+        .list(&query)
+        .await
+        .map_err(|e| RecorderError::Firestore(e.to_string()))?;
+    Ok(HttpResponse::Ok().json(page))
 }
 
 pub async fn file(

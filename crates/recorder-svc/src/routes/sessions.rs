@@ -97,7 +97,13 @@ pub async fn one(
         return Ok(HttpResponse::Ok().json(entry));
     }
     match state.index.get(sid) {
-        Some(record) => Ok(HttpResponse::Ok().json(&record.body)),
+        Some(record) => Ok(HttpResponse::Ok().json(
+            state
+                .sessions
+                .context()
+                .destination
+                .current(record.body.clone()),
+        )),
         None => Err(RecorderError::SessionNotFound),
     }
 }

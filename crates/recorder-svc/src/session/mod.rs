@@ -208,7 +208,7 @@ impl Sessions {
             ),
         };
         stored
-            .map(|s| s.body.clone())
+            .map(|s| self.ctx.destination.current(s.body.clone()))
             .ok_or(RecorderError::SessionNotFound)
     }
 

@@ -100,6 +100,17 @@ impl RecordIndex {
         Ok(record)
     }
 
+    /// Changes a record in place (durably); false if there is no record for `sid`.
+    pub fn update(&self, sid: Uuid, change: impl FnOnce(&mut StoredRecording)) -> io::Result<bool> {
+        let Some(current) = self.get(sid) else {
+            return Ok(false);
+        };
+        let mut record = (*current).clone();
+        change(&mut record);
+        self.save(record)?;
+        Ok(true)
+    }
+
     pub fn get(&self, sid: Uuid) -> Option<Arc<StoredRecording>> {
         self.records
             .read()

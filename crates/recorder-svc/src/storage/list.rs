@@ -73,12 +73,17 @@ pub struct ListPage {
     pub next_cursor: Option<String>,
 }
 
-/// Encodes the position after `r` (newest-first order).
-fn cursor_after(r: &StoredRecording) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{}|{}", r.body.started_at, r.body.sid))
+/// An opaque cursor: the position after (recordedAt, id) in newest-first order. The same format
+/// for the local index and Firestore.
+pub fn encode_cursor(recorded_at: &str, id: &str) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{recorded_at}|{id}"))
 }
 
-/// Decodes a cursor into (startedAt, sid); `None` if it is not one of ours.
+fn cursor_after(r: &StoredRecording) -> String {
+    encode_cursor(&r.body.started_at, &r.body.sid.to_string())
+}
+
+/// Decodes a cursor into (recordedAt, id); `None` if it is not one of ours.
 pub fn decode_cursor(cursor: &str) -> Option<(String, Uuid)> {
     let text = String::from_utf8(URL_SAFE_NO_PAD.decode(cursor).ok()?).ok()?;
     let (at, sid) = text.rsplit_once('|')?;

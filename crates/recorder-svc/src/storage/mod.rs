@@ -6,9 +6,28 @@
 //! or, when configured, Firebase. `list` reads the catalogue of the active destination.
 
 pub mod destination;
+pub mod firebase;
 pub mod index;
 pub mod list;
+
+use std::sync::Arc;
 
 pub use destination::Destination;
 pub use index::{RecordIndex, StoredRecording};
 pub use list::{ListPage, ListQuery, RecordingItem};
+
+/// Where `GET /api/recording/list` reads from: the local index, or Firestore when configured.
+#[derive(Debug, Clone)]
+pub enum Catalog {
+    Local(Arc<RecordIndex>),
+    Firestore(Arc<firebase::Firestore>),
+}
+
+impl Catalog {
+    pub async fn list(&self, query: &ListQuery) -> Result<ListPage, firebase::FirebaseError> {
+        match self {
+            Catalog::Local(index) => Ok(index.list(query)),
+            Catalog::Firestore(firestore) => firestore.list(query).await,
+        }
+    }
+}

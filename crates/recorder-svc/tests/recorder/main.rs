@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
 mod audio;
+mod firebase;
 mod helpers {
     pub use memharbor_testkit::*;
 }
@@ -11,3 +12,4 @@ mod load;
 mod process;
 mod real_sdk;
 mod resilience;
+mod upload;

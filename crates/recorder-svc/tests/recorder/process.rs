@@ -14,7 +14,18 @@ struct Proc {
     rec: TestRecorder,
 }
 
-fn start_process(dir: &tempfile::TempDir, recordings: &Path, port: u16, sdk: &Path) -> Child {
+pub fn start_process(dir: &tempfile::TempDir, recordings: &Path, port: u16, sdk: &Path) -> Child {
+    start_process_with(dir, recordings, port, sdk, &[])
+}
+
+/// The recorder binary with the stand-in, plus `extra` environment.
+pub fn start_process_with(
+    dir: &tempfile::TempDir,
+    recordings: &Path,
+    port: u16,
+    sdk: &Path,
+    extra: &[(&str, String)],
+) -> Child {
     Command::new(env!("CARGO_BIN_EXE_recorder-svc"))
         .current_dir(dir.path())
         .env_clear()
@@ -28,13 +39,14 @@ fn start_process(dir: &tempfile::TempDir, recordings: &Path, port: u16, sdk: &Pa
             helpers::STANDIN_ARGS.join(" "),
         )
         .env("RUST_LOG", "warn")
+        .envs(extra.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("recorder binary starts")
 }
 
-async fn wait_live(url: &str) {
+pub async fn wait_live(url: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while !reqwest::get(format!("{url}/livez"))
         .await
@@ -70,7 +82,7 @@ fn browsers_of(recordings: &Path) -> usize {
     String::from_utf8_lossy(&out.stdout).lines().count()
 }
 
-fn signal(child: &Child, sig: &str) {
+pub fn signal(child: &Child, sig: &str) {
     Command::new("kill")
         .arg(format!("-{sig}"))
         .arg(child.id().to_string())
@@ -171,4 +183,29 @@ async fn sigterm_finishes_every_recording_before_the_process_exits() {
     assert_eq!(stop["speakers"][0]["uid"], 1001);
     signal(&again, "KILL");
     let _ = again.wait();
+}
+
+#[test]
+fn a_malformed_service_account_stops_the_recorder_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let sdk = helpers::standin_sdk(dir.path(), &everywhere(vec![]));
+    let secret = r#"{"type":"service_account","private_key":"not a key SECRET-PART"}"#;
+    let out = Command::new(env!("CARGO_BIN_EXE_recorder-svc"))
+        .current_dir(dir.path())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RECORDER_AGORA_SDK", &sdk)
+        .env("RECORDER_HTTP_ADDR", format!("127.0.0.1:{}", free_port()))
+        .env("FIREBASE_PROJECT_ID", "demo-p")
+        .env("FIREBASE_STORAGE_BUCKET", "b")
+        .env("FIREBASE_SERVICE_ACCOUNT", secret)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("FIREBASE_SERVICE_ACCOUNT") && !stderr.contains("SECRET-PART"),
+        "{stderr}"
+    );
 }

@@ -64,7 +64,7 @@ impl Supervisor {
         };
         let outcome = match outcome {
             Ok(mut body) => {
-                self.ctx.destination.deliver(&mut body).await;
+                self.ctx.destination.deliver(&mut body, true).await;
                 let history = self.handle.with_live(|live| live.history.clone());
                 let record = StoredRecording {
                     body: body.clone(),
