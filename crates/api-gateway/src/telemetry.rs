@@ -65,7 +65,7 @@ fn request_id(req: &ServiceRequest) -> (HeaderValue, bool) {
     }
 }
 
-/// Middleware: every request gets an id, echoed in `X-Request-Id`. A generated id is also set on
+/// Middleware: every request gets an id, echoed in `X-Request-Id`, and is counted in the metrics. A generated id is also set on
 /// the request's own headers, so handlers (and the recorder, through the proxy) see one id.
 ///
 /// Failures (5xx) are logged at WARN with `request_id`, method, path and cause. With debug logging
@@ -82,8 +82,20 @@ pub async fn trace_request(
     let span = tracing::debug_span!("request", id = id.to_str().unwrap_or("-"));
     let method = req.method().clone();
     let uri = req.uri().clone();
+    let metrics = req
+        .app_data::<actix_web::web::Data<crate::startup::AppState>>()
+        .map(|s| std::sync::Arc::clone(&s.metrics));
+    let started = std::time::Instant::now();
     let mut response = next.call(req).instrument(span).await?;
     let status = response.status();
+    if let Some(metrics) = metrics {
+        metrics.observe(
+            uri.path(),
+            &method,
+            status.as_u16(),
+            started.elapsed().as_secs_f64(),
+        );
+    }
     let request_id = id.to_str().unwrap_or("-");
     if status.is_server_error() {
         let cause = response.response().error().map(ToString::to_string);

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use recorder_svc::audio::protocol::{self, Chunk, StreamId};
 use recorder_svc::audio::recording::{AudioMsg, AudioPaths, RecordingAudio};
+use recorder_svc::metrics::AudioCounters;
 
 const CHUNK: usize = 2048;
 
@@ -29,11 +30,14 @@ fn chunk(stream: StreamId, seq: u32, frame: u64, freq: f32) -> bytes::Bytes {
 
 fn run(minutes: u64) -> (Duration, Duration, u64) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let audio = RecordingAudio::start(AudioPaths {
-        dir: dir.path().to_owned(),
-        mix: "bench.wav".into(),
-        speaker_stem: Some("bench".into()),
-    })
+    let audio = RecordingAudio::start(
+        AudioPaths {
+            dir: dir.path().to_owned(),
+            mix: "bench.wav".into(),
+            speaker_stem: Some("bench".into()),
+        },
+        AudioCounters::default(),
+    )
     .expect("audio starts");
     let start_ms = 1_700_000_000_000.0;
     audio.send(AudioMsg::Epoch {

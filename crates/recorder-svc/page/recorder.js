@@ -20,7 +20,7 @@
   /** @type {import('agora-rtc-sdk-ng').IAgoraRTCClient | null} */
   let client = null;
   let speakers = false;
-  /** @type {Map<import('agora-rtc-sdk-ng').UID, {source: MediaStreamAudioSourceNode, element: HTMLAudioElement, tap: AudioWorkletNode | null}>} */
+  /** @type {Map<import('agora-rtc-sdk-ng').UID, {source: MediaStreamAudioSourceNode, element: HTMLAudioElement, tap: AudioWorkletNode | null, meter: AnalyserNode}>} */
   const remotes = new Map();
   /** @type {WeakMap<AudioWorkletNode, () => void>} */
   const flushWaiters = new WeakMap();
@@ -116,8 +116,26 @@
       tap.port.postMessage({ type: 'start', frame: 0 });
       source.connect(tap);
     }
-    remotes.set(uid, { source, element, tap });
+    // A level meter per speaker, for the ops page.
+    const meter = new AnalyserNode(audio, { fftSize: 2048 });
+    source.connect(meter);
+    remotes.set(uid, { source, element, tap, meter });
   }
+
+  /** Each remote speaker's RMS level, twice a second. */
+  const samples = new Float32Array(2048);
+  setInterval(() => {
+    if (remotes.size === 0) return;
+    /** @type {Record<string, number>} */
+    const levels = {};
+    for (const [uid, r] of remotes) {
+      r.meter.getFloatTimeDomainData(samples);
+      let sum = 0;
+      for (const v of samples) sum += v * v;
+      levels[String(uid)] = Math.sqrt(sum / samples.length);
+    }
+    send({ type: 'levels', levels });
+  }, 500);
 
   /** @param {import('agora-rtc-sdk-ng').UID} uid */
   function drop(uid) {

@@ -10,6 +10,7 @@
 pub mod audio;
 pub mod browser;
 pub mod error;
+pub mod metrics;
 pub mod page;
 pub mod recovery;
 pub mod routes;

@@ -17,6 +17,7 @@ use secrecy::ExposeSecret;
 use tokio::sync::mpsc;
 
 use crate::browser::{self, BrowserConfig, BrowserPool};
+use crate::metrics::Metrics;
 use crate::page::{self, PageAssets};
 use crate::routes::{self, RecorderState};
 use crate::session::{SessionContext, SessionSettings, Sessions};
@@ -121,6 +122,7 @@ impl Application {
             path: settings.agora_sdk.display().to_string(),
             source,
         })?;
+        let metrics = Arc::new(Metrics::default());
         let (destination, catalog) = match &settings.firebase {
             None => (Destination::Local, Catalog::Local(Arc::clone(&index))),
             Some(fb) => {
@@ -133,6 +135,7 @@ impl Application {
                     firebase.clone(),
                     Arc::clone(&index),
                     fb.keep_local,
+                    metrics.upload_failures.clone(),
                 )
                 .map_err(|source| StartupError::Files {
                     what: "upload queue",
@@ -182,6 +185,7 @@ impl Application {
                 tabs_per_browser: settings.sessions_per_browser,
             },
             lost_tx,
+            metrics.browsers.clone(),
         );
         let internal_key = internal_auth::derive_key(settings.secret_key.expose_secret());
         let sessions = Sessions::new(SessionContext::new(
@@ -201,6 +205,7 @@ impl Application {
             destination,
             TokenSource::new(&settings.gateway_url, internal_key.clone()),
             tokio::runtime::Handle::current(),
+            Arc::clone(&metrics),
         ));
         let routed = sessions.clone();
         tokio::spawn(async move {
@@ -229,6 +234,7 @@ impl Application {
             drills: settings.drills,
             max_sessions: settings.max_sessions,
             started: Instant::now(),
+            metrics,
         });
         let server = HttpServer::new(move || {
             App::new()
@@ -236,6 +242,7 @@ impl Application {
                 .app_data(web::PayloadConfig::new(64 * 1024))
                 .configure(routes::configure)
                 .wrap(from_fn(routes::require_internal_key))
+                .wrap(from_fn(routes::track_requests))
         })
         .workers(2)
         .disable_signals()

@@ -3,6 +3,7 @@
 mod fallback;
 mod health;
 mod internal;
+mod metrics;
 mod openapi;
 mod recording;
 mod token;
@@ -57,6 +58,11 @@ pub fn configure(cfg: &mut ServiceConfig) {
     .service(
         web::resource("/api/recording/{sid}")
             .route(web::get().to(recording::session))
+            .default_service(web::to(fallback::allow_get)),
+    )
+    .service(
+        web::resource("/metrics")
+            .route(web::get().to(metrics::metrics))
             .default_service(web::to(fallback::allow_get)),
     )
     .service(

@@ -56,6 +56,9 @@ pub async fn issue(
                     params.expire_in
                 ),
             );
+            state
+                .metrics
+                .token_issued(role_name(params.role), state.tokens.version().prefix());
             HttpResponse::Ok().json(issued)
         }
         Err(e) => {

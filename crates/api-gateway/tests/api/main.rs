@@ -6,6 +6,8 @@ mod auth;
 mod health;
 mod helpers;
 mod malformed;
+mod metrics;
+mod nginx;
 mod openapi;
 mod recording;
 mod startup;

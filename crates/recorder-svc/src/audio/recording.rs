@@ -19,6 +19,7 @@ use super::timeline::Timeline;
 use super::track::TrackWriter;
 use super::wav::WavInfo;
 use super::{AudioError, INPUT_RATE};
+use crate::metrics::AudioCounters;
 
 /// Messages from the session, in page order.
 #[derive(Debug)]
@@ -103,8 +104,8 @@ pub struct RecordingAudio {
 }
 
 impl RecordingAudio {
-    /// Creates the mix file and starts the thread.
-    pub fn start(paths: AudioPaths) -> Result<Self, AudioError> {
+    /// Creates the mix file and starts the thread; `counters` are the service-wide totals.
+    pub fn start(paths: AudioPaths, counters: AudioCounters) -> Result<Self, AudioError> {
         let mix = TrackWriter::create(&paths.dir.join(&paths.mix))?;
         let stats = Arc::new(AudioStats::default());
         let (tx, rx) = mpsc::unbounded_channel();
@@ -116,6 +117,7 @@ impl RecordingAudio {
             speakers: BTreeMap::new(),
             next_seq: HashMap::new(),
             stats: Arc::clone(&stats),
+            counters,
             last_flush: Instant::now(),
         };
         let thread = std::thread::Builder::new()
@@ -179,6 +181,7 @@ struct Worker {
     speakers: BTreeMap<u32, TrackWriter>,
     next_seq: HashMap<(u32, StreamId), u32>,
     stats: Arc<AudioStats>,
+    counters: AudioCounters,
     last_flush: Instant,
 }
 
@@ -230,12 +233,14 @@ impl Worker {
             Ok(chunk) => chunk,
             Err(e) => {
                 self.stats.bad_chunks.fetch_add(1, Ordering::Relaxed);
+                self.counters.malformed.inc();
                 tracing::warn!(error = %e, "malformed audio chunk dropped");
                 return Ok(());
             }
         };
         let Some(pos) = self.timeline.position(epoch, chunk.frame) else {
             self.stats.late_chunks.fetch_add(1, Ordering::Relaxed);
+            self.counters.late.inc();
             return Ok(());
         };
         let expected = self.next_seq.entry((epoch, chunk.stream)).or_insert(0);
@@ -243,6 +248,9 @@ impl Worker {
             self.stats
                 .missing_chunks
                 .fetch_add(u64::from(chunk.seq - *expected), Ordering::Relaxed);
+            self.counters
+                .missing
+                .inc_by(u64::from(chunk.seq - *expected));
         }
         *expected = chunk.seq.wrapping_add(1);
 
@@ -277,6 +285,7 @@ impl Worker {
         let placement = writer.write_at(pos, &chunk.samples[..keep])?;
         if placement.overlap > 0 {
             self.stats.late_chunks.fetch_add(1, Ordering::Relaxed);
+            self.counters.late.inc();
         }
         if placement.gap > 0 && chunk.stream == StreamId::Mix {
             self.stats

@@ -26,6 +26,8 @@ pub use process::sweep_leftovers;
 
 use process::ChromiumProcess;
 
+use crate::metrics::BrowserCounters;
+
 /// How long opening a tab (and loading the recorder page) may take.
 const OPEN_TAB_TIMEOUT: Duration = Duration::from_secs(15);
 /// How long closing a tab may take before we stop waiting.
@@ -124,7 +126,11 @@ impl std::fmt::Debug for BrowserPool {
 impl BrowserPool {
     /// Starts the pool's actor on the current runtime. Call from a long-lived runtime (see
     /// `process::launch`). Lost tabs are reported on `lost`.
-    pub fn start(config: BrowserConfig, lost: mpsc::UnboundedSender<TabLost>) -> Self {
+    pub fn start(
+        config: BrowserConfig,
+        lost: mpsc::UnboundedSender<TabLost>,
+        counters: BrowserCounters,
+    ) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
         let status = Arc::new(Mutex::new(PoolStatus::default()));
         let (itx, irx) = mpsc::unbounded_channel();
@@ -135,6 +141,7 @@ impl BrowserPool {
             lost,
             internal: itx,
             status: Arc::clone(&status),
+            counters,
         };
         tokio::spawn(actor.run(rx, irx));
         Self { tx, status }
@@ -201,6 +208,7 @@ struct Actor {
     lost: mpsc::UnboundedSender<TabLost>,
     internal: mpsc::UnboundedSender<Internal>,
     status: Arc<Mutex<PoolStatus>>,
+    counters: BrowserCounters,
 }
 
 impl Actor {
@@ -339,6 +347,7 @@ impl Actor {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .browsers_launched += 1;
+        self.counters.launched.inc();
         Ok(Slot {
             id,
             process,
@@ -398,6 +407,7 @@ impl Actor {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .tab_crashes += 1;
+        self.counters.tab_crashes.inc();
         tracing::warn!(%sid, browser, "a recording tab crashed");
         let _ = self.lost.send(TabLost {
             sid,
@@ -417,6 +427,7 @@ impl Actor {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .browser_deaths += 1;
+        self.counters.deaths.inc();
         tracing::warn!(
             browser,
             sessions = slot.tabs.len(),

@@ -34,6 +34,28 @@ pub struct RecorderState {
     pub drills: bool,
     pub max_sessions: usize,
     pub started: Instant,
+    pub metrics: Arc<crate::metrics::Metrics>,
+}
+
+/// Middleware: every request is counted and timed in the metrics.
+pub async fn track_requests(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    let metrics = req
+        .app_data::<web::Data<RecorderState>>()
+        .map(|s| Arc::clone(&s.metrics));
+    let path = req.path().to_owned();
+    let started = Instant::now();
+    let response = next.call(req).await?;
+    if let Some(metrics) = metrics {
+        metrics.observe(
+            &path,
+            response.status().as_u16(),
+            started.elapsed().as_secs_f64(),
+        );
+    }
+    Ok(response)
 }
 
 async fn not_found() -> HttpResponse {
@@ -97,6 +119,11 @@ pub fn configure(cfg: &mut ServiceConfig) {
     .service(
         web::resource("/status")
             .route(web::get().to(ops::status))
+            .default_service(web::to(allow_get)),
+    )
+    .service(
+        web::resource("/metrics")
+            .route(web::get().to(ops::metrics))
             .default_service(web::to(allow_get)),
     )
     .default_service(web::to(not_found));

@@ -30,8 +30,41 @@ pub async fn readyz(state: web::Data<RecorderState>) -> HttpResponse {
 }
 
 /// Everything an operator wants to see at once, as JSON.
-pub async fn status(state: web::Data<RecorderState>) -> HttpResponse {
+/// The ops page (self-contained HTML that refreshes itself from this same route).
+const OPS_PAGE: &str = include_str!("../../page/ops.html");
+
+/// Everything an operator wants to see at once: JSON, or the ops page for a browser
+/// (`Accept: text/html`).
+pub async fn status(state: web::Data<RecorderState>, req: actix_web::HttpRequest) -> HttpResponse {
+    let wants_html = req
+        .headers()
+        .get(actix_web::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
+    if wants_html {
+        return HttpResponse::Ok()
+            .content_type("text/html; charset=utf-8")
+            .insert_header(("cache-control", "no-store"))
+            .body(OPS_PAGE);
+    }
     HttpResponse::Ok().json(status_json(&state))
+}
+
+/// Prometheus metrics; gauges are read from the service's state now.
+pub async fn metrics(state: web::Data<RecorderState>) -> HttpResponse {
+    let m = &state.metrics;
+    m.sessions_active
+        .set(i64::try_from(state.sessions.count()).unwrap_or(i64::MAX));
+    if let crate::storage::Destination::Firebase { queue, .. } =
+        &state.sessions.context().destination
+    {
+        let q = queue.summary();
+        m.upload_queue_depth
+            .set(i64::try_from(q.pending + q.uploading + q.refused).unwrap_or(i64::MAX));
+    }
+    HttpResponse::Ok()
+        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+        .body(m.encode())
 }
 
 pub fn status_json(state: &RecorderState) -> Value {
@@ -42,18 +75,17 @@ pub fn status_json(state: &RecorderState) -> Value {
         .map(|h| {
             h.with_live(|live| {
                 let audio = live.audio.as_ref();
-                let levels: serde_json::Map<String, Value> = audio
+                // The mix's level from the recording itself; each speaker's from the page.
+                let mut levels: serde_json::Map<String, Value> = audio
                     .map(|a| a.levels())
                     .unwrap_or_default()
                     .into_iter()
-                    .map(|(stream, level)| {
-                        let name = match stream {
-                            StreamId::Mix => "mix".to_owned(),
-                            StreamId::Speaker(uid) => uid.to_string(),
-                        };
-                        (name, json!(level))
-                    })
+                    .filter(|(stream, _)| *stream == StreamId::Mix)
+                    .map(|(_, level)| ("mix".to_owned(), json!(level)))
                     .collect();
+                for (uid, level) in &live.speaker_levels {
+                    levels.insert(uid.clone(), json!(level));
+                }
                 json!({
                     "sid": h.sid,
                     "channel": h.channel.as_str(),

@@ -64,6 +64,8 @@ pub struct Live {
     pub history: Vec<HistoryEvent>,
     pub audio: Option<Arc<AudioStats>>,
     pub rejoins: u32,
+    /// Each remote speaker's current level (0–1 RMS), reported by the page.
+    pub speaker_levels: std::collections::BTreeMap<String, f32>,
 }
 
 /// Most history events kept per session.

@@ -53,6 +53,7 @@ pub struct SessionContext {
     pub tokens: TokenSource,
     /// The long-lived runtime supervisors run on (not an HTTP worker's).
     pub runtime: tokio::runtime::Handle,
+    pub metrics: Arc<crate::metrics::Metrics>,
     registry: Mutex<Registry>,
 }
 
@@ -71,6 +72,7 @@ impl SessionContext {
         destination: Destination,
         tokens: TokenSource,
         runtime: tokio::runtime::Handle,
+        metrics: Arc<crate::metrics::Metrics>,
     ) -> Self {
         Self {
             settings,
@@ -79,6 +81,7 @@ impl SessionContext {
             destination,
             tokens,
             runtime,
+            metrics,
             registry: Mutex::default(),
         }
     }

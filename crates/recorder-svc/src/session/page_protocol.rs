@@ -79,6 +79,10 @@ pub enum FromPage {
     /// The taps flushed their last audio (sent before this message).
     Stopped,
     Left,
+    /// Each remote user's current level (0–1 RMS), every half second.
+    Levels {
+        levels: std::collections::BTreeMap<String, f32>,
+    },
     Log {
         level: String,
         message: String,

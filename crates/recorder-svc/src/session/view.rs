@@ -41,6 +41,18 @@ pub enum StopReason {
     Error,
 }
 
+impl StopReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StopReason::Requested => "requested",
+            StopReason::Idle => "idle",
+            StopReason::MaxDuration => "max_duration",
+            StopReason::Shutdown => "shutdown",
+            StopReason::Error => "error",
+        }
+    }
+}
+
 /// `POST /api/recording/start`'s answer.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]

@@ -9,6 +9,7 @@ mod helpers {
 }
 mod lifecycle;
 mod load;
+mod ops;
 mod process;
 mod real_sdk;
 mod resilience;

@@ -211,6 +211,7 @@ impl Supervisor {
 
     async fn fail_start(&mut self, error: RecorderError) {
         self.handle.record("start failed", Some(error.to_string()));
+        self.ctx.metrics.session_started(false);
         self.ctx.pool.close_tab(self.handle.sid).await;
         self.ctx.unregister(self.handle.sid);
         let _ = self.handle.started.send(Some(Err(error)));
@@ -260,11 +261,14 @@ impl Supervisor {
         journal::write(&self.ctx.settings.journal_dir, &journal).map_err(|e| {
             RecorderError::Internal(format!("cannot write the session journal: {e}"))
         })?;
-        let audio = RecordingAudio::start(AudioPaths {
-            dir: self.ctx.settings.recordings_dir.clone(),
-            mix: filename.clone(),
-            speaker_stem: self.handle.speakers.then(|| journal.stem().to_owned()),
-        })
+        let audio = RecordingAudio::start(
+            AudioPaths {
+                dir: self.ctx.settings.recordings_dir.clone(),
+                mix: filename.clone(),
+                speaker_stem: self.handle.speakers.then(|| journal.stem().to_owned()),
+            },
+            self.ctx.metrics.audio.clone(),
+        )
         .map_err(|e| RecorderError::Internal(format!("cannot create the recording: {e}")))?;
         audio.send(AudioMsg::Epoch {
             epoch,
@@ -283,6 +287,7 @@ impl Supervisor {
             live.audio = Some(stats);
         });
         self.handle.record("recording", Some(filename.clone()));
+        self.ctx.metrics.session_started(true);
         let _ = self.handle.started.send(Some(Ok(StartView {
             sid: self.handle.sid,
             channel: self.handle.channel.as_str().to_owned(),

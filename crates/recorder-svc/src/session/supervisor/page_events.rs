@@ -156,6 +156,7 @@ impl Supervisor {
                 }
             }
             FromPage::Left => {}
+            FromPage::Levels { levels } => self.handle.update(|live| live.speaker_levels = levels),
             FromPage::Log { level, message } => {
                 tracing::debug!(sid = %self.handle.sid, level, message, "page log");
             }

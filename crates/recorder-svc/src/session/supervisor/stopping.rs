@@ -93,6 +93,7 @@ impl Supervisor {
         }
         self.handle
             .record("stopped", Some(format!("{:?}", stopping.reason)));
+        self.ctx.metrics.session_stopped(stopping.reason.as_str());
         self.leave().await;
         self.finished = true;
     }

@@ -7,18 +7,19 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{self, Write as _};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 use tokio::sync::{Notify, watch};
 use uuid::Uuid;
 
 use super::gcs::{UploadStep, md5_base64};
+use super::job::write_atomically;
+pub use super::job::{Job, JobFile, JobView, QueueSummary};
 use super::{Firebase, FirebaseError};
 use crate::session::view::{FirebaseLocation, StopBody, iso_ms};
 use crate::storage::RecordIndex;
@@ -30,70 +31,6 @@ const BACKOFF_S: [u64; 7] = [1, 2, 4, 8, 15, 30, 60];
 const REFUSED_RETRY: Duration = Duration::from_secs(1800);
 /// Uploads worked on at once.
 const WORKERS: usize = 2;
-
-/// One file of a job.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct JobFile {
-    pub name: String,
-    /// `None` for the mix, the uid for a speaker file.
-    pub uid: Option<u32>,
-    pub size: u64,
-    pub md5: Option<String>,
-    pub download_token: String,
-    /// The resumable upload session and how much of it Storage confirmed.
-    pub session: Option<String>,
-    pub confirmed: u64,
-    pub uploaded: bool,
-}
-
-impl JobFile {
-    pub fn object(&self) -> String {
-        format!("recordings/{}", self.name)
-    }
-}
-
-/// A job as kept on disk.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Job {
-    pub sid: Uuid,
-    pub created_at: String,
-    pub files: Vec<JobFile>,
-    /// The Firestore document's fields (plain JSON).
-    pub document: Map<String, Value>,
-    pub document_written: bool,
-    pub attempts: u32,
-    pub last_error: Option<String>,
-    pub refused: bool,
-    pub done_at: Option<String>,
-    pub index_updated: bool,
-}
-
-/// What status and the stop body show of a job.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub struct JobView {
-    /// `pending` (waiting to retry), `uploading`, `refused` (needs an operator), `done`.
-    pub state: &'static str,
-    pub attempts: u32,
-    pub last_error: Option<String>,
-    pub bytes_uploaded: u64,
-    pub bytes_total: u64,
-}
-
-/// The queue, for `/status`.
-#[derive(Debug, Clone, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct QueueSummary {
-    pub pending: usize,
-    pub uploading: usize,
-    pub failing: usize,
-    pub refused: usize,
-    pub done: usize,
-    pub oldest_pending_age_s: Option<u64>,
-    pub last_error: Option<String>,
-}
 
 struct Entry {
     job: Job,
@@ -110,6 +47,7 @@ pub struct UploadQueue {
     index: Arc<RecordIndex>,
     keep_local: Duration,
     entries: Mutex<BTreeMap<Uuid, EntryBox>>,
+    failures: prometheus_client::metrics::counter::Counter,
     wake: Notify,
     changed: watch::Sender<u64>,
 }
@@ -125,16 +63,6 @@ impl std::fmt::Debug for EntryBox {
     }
 }
 
-fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    fs::rename(tmp, path)
-}
-
 fn now_iso() -> String {
     iso_ms(OffsetDateTime::now_utc())
 }
@@ -147,6 +75,7 @@ impl UploadQueue {
         firebase: Firebase,
         index: Arc<RecordIndex>,
         keep_local: Duration,
+        failures: prometheus_client::metrics::counter::Counter,
     ) -> io::Result<Arc<Self>> {
         fs::create_dir_all(dir)?;
         let mut entries = BTreeMap::new();
@@ -178,6 +107,7 @@ impl UploadQueue {
             index,
             keep_local,
             entries: Mutex::new(entries),
+            failures,
             wake: Notify::new(),
             changed: watch::channel(0).0,
         });
@@ -415,6 +345,7 @@ impl UploadQueue {
         let wait = match &result {
             Ok(()) => Duration::ZERO,
             Err(e) => {
+                self.failures.inc();
                 job.refused = e.is_permanent();
                 job.last_error = Some(e.to_string());
                 tracing::warn!(sid = %job.sid, attempt = job.attempts, error = %e, refused = job.refused, "upload failed; will retry");

@@ -1,10 +1,12 @@
 //! Firebase: recordings uploaded to Storage and described in Firestore, through their REST APIs.
-//! `gcs` (Storage) and `firestore` each own one API; `auth` owns credentials; `jobs` is the
-//! persisted queue that makes every upload happen exactly once, whatever fails on the way.
+//! `gcs` (Storage) and `firestore` each own one API; `auth` owns credentials; `job` is the
+//! persisted record of one upload and `jobs` the queue that makes every upload happen exactly
+//! once, whatever fails on the way.
 
 pub mod auth;
 pub mod firestore;
 pub mod gcs;
+pub mod job;
 pub mod jobs;
 
 use std::sync::Arc;

@@ -1,0 +1,128 @@
+//! The gateway's Prometheus metrics, served at `/metrics` (OpenMetrics text; not under `/api`, so
+//! nginx never exposes it): requests by route, method and status with latency histograms, and
+//! tokens issued by role and version.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    route: &'static str,
+    method: &'static str,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TokenLabels {
+    role: &'static str,
+    version: &'static str,
+}
+
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<RouteLabels, Histogram>,
+    tokens: Family<TokenLabels, Counter>,
+}
+
+/// The route a path belongs to, as a fixed label (unknown paths share one, so clients cannot blow
+/// up the metrics' cardinality).
+pub fn route_of(path: &str) -> &'static str {
+    match path {
+        "/api/token" => "/api/token",
+        "/api/health" => "/api/health",
+        "/api/openapi.json" => "/api/openapi.json",
+        "/api/recording/start" => "/api/recording/start",
+        "/api/recording/stop" => "/api/recording/stop",
+        "/api/recording/status" => "/api/recording/status",
+        "/api/recording/list" => "/api/recording/list",
+        "/internal/bot-token" => "/internal/bot-token",
+        "/metrics" => "/metrics",
+        p if p.starts_with("/api/recording/files/") => "/api/recording/files/{filename}",
+        p if p.starts_with("/api/recording/") => "/api/recording/{sid}",
+        _ => "(unknown)",
+    }
+}
+
+fn method_label(method: &actix_web::http::Method) -> &'static str {
+    match method.as_str() {
+        "GET" => "GET",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "DELETE" => "DELETE",
+        "PATCH" => "PATCH",
+        "HEAD" => "HEAD",
+        "OPTIONS" => "OPTIONS",
+        _ => "OTHER",
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::default();
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.0001, 2.0, 18))
+        });
+        let tokens = Family::<TokenLabels, Counter>::default();
+        registry.register(
+            "memharbor_gateway_http_requests",
+            "HTTP requests answered, by route, method and status",
+            requests.clone(),
+        );
+        registry.register(
+            "memharbor_gateway_http_request_duration_seconds",
+            "Time to answer an HTTP request, by route",
+            latency.clone(),
+        );
+        registry.register(
+            "memharbor_gateway_tokens_issued",
+            "Agora tokens issued, by role and token version",
+            tokens.clone(),
+        );
+        Self {
+            registry,
+            requests,
+            latency,
+            tokens,
+        }
+    }
+}
+
+impl Metrics {
+    pub fn observe(&self, path: &str, method: &actix_web::http::Method, status: u16, seconds: f64) {
+        let route = route_of(path);
+        self.requests
+            .get_or_create(&RequestLabels {
+                route,
+                method: method_label(method),
+                status,
+            })
+            .inc();
+        self.latency
+            .get_or_create(&RouteLabels { route })
+            .observe(seconds);
+    }
+
+    pub fn token_issued(&self, role: &'static str, version: &'static str) {
+        self.tokens
+            .get_or_create(&TokenLabels { role, version })
+            .inc();
+    }
+
+    /// The OpenMetrics text exposition.
+    pub fn encode(&self) -> String {
+        let mut out = String::with_capacity(4096);
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}

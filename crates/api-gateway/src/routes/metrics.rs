@@ -1,0 +1,11 @@
+//! `GET /metrics`: Prometheus metrics (OpenMetrics text). Outside `/api`: nginx never forwards it.
+
+use actix_web::{HttpResponse, web};
+
+use crate::startup::AppState;
+
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+        .body(state.metrics.encode())
+}

@@ -1,0 +1,180 @@
+//! nginx.conf for real: Debian's nginx with the repository's config (only addresses and file
+//! paths adjusted) in front of the real gateway. A token comes through; the recorder's and the
+//! gateway's internal routes do not; the client address reaches api.log.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::helpers::{closed_port, spawn_app};
+
+struct Nginx {
+    child: Child,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn nginx_binary() -> PathBuf {
+    ["/usr/sbin/nginx", "/usr/bin/nginx"]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file())
+        .expect("nginx installed (make test installs Debian's nginx)")
+}
+
+/// Replaces `from` with `to`, insisting it was there (so the test cannot drift from the file).
+fn swap(config: String, from: &str, to: &str) -> String {
+    assert!(config.contains(from), "nginx.conf no longer has {from:?}");
+    config.replace(from, to)
+}
+
+fn start_nginx(gateway_port: u16) -> Nginx {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display().to_string();
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .unwrap();
+    let port = closed_port();
+    let original =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../nginx.conf"))
+            .unwrap();
+    let mut config = swap(original, "listen 80;", &format!("listen 127.0.0.1:{port};"));
+    config = swap(
+        config,
+        "server gateway:8001;",
+        &format!("server 127.0.0.1:{gateway_port};"),
+    );
+    config = swap(
+        config,
+        "pid /var/run/nginx.pid;",
+        &format!("pid {d}/nginx.pid;"),
+    );
+    config = swap(
+        config,
+        "/var/log/nginx/error.log",
+        &format!("{d}/error.log"),
+    );
+    config = swap(
+        config,
+        "/var/log/nginx/access.log",
+        &format!("{d}/access.log"),
+    );
+    config = swap(
+        config,
+        "http {",
+        &format!(
+            "http {{\n    client_body_temp_path {d}/body;\n    proxy_temp_path {d}/proxy;\n    fastcgi_temp_path {d}/fastcgi;\n    uwsgi_temp_path {d}/uwsgi;\n    scgi_temp_path {d}/scgi;"
+        ),
+    );
+    std::fs::write(dir.path().join("nginx.conf"), config).unwrap();
+    let child = Command::new(nginx_binary())
+        .arg("-p")
+        .arg(dir.path())
+        .arg("-c")
+        .arg(dir.path().join("nginx.conf"))
+        .args(["-g", "daemon off;"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("nginx starts");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "nginx did not start: {}",
+            std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Nginx {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+        _dir: dir,
+    }
+}
+
+#[tokio::test]
+async fn nginx_forwards_the_api_only_and_passes_the_client_address() {
+    let app = spawn_app().await;
+    let gateway_port: u16 = app.address.rsplit(':').next().unwrap().parse().unwrap();
+    let nginx = start_nginx(gateway_port);
+    let http = reqwest::Client::new();
+
+    let r = http
+        .post(format!("{}/api/token", nginx.url))
+        .header("x-forwarded-for", "203.0.113.9")
+        .json(&json!({"channel": "group1_alice_bob", "uid": 12345}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers().contains_key("x-request-id"));
+    let body: Value = r.json().await.unwrap();
+    assert!(body["token"].as_str().unwrap().starts_with("006"));
+
+    // Internal routes of the gateway and the recorder's ops routes are not reachable.
+    for path in [
+        "/internal/bot-token",
+        "/metrics",
+        "/livez",
+        "/readyz",
+        "/status",
+        "/internal/sessions",
+        "/api/../internal/bot-token",
+    ] {
+        let r = http
+            .get(format!("{}{path}", nginx.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404, "{path}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "not_found", "{path}");
+    }
+    let r = http
+        .get(format!("{}/api/nope", nginx.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        404,
+        "unknown API routes get the gateway's JSON 404"
+    );
+
+    // Bodies: the gateway answers 413 past 16 KiB; nginx stops anything far bigger, in JSON too.
+    for size in [20_000, 200_000] {
+        let r = http
+            .post(format!("{}/api/token", nginx.url))
+            .header("content-type", "application/json")
+            .body(format!(r#"{{"pad":"{}"}}"#, "x".repeat(size)))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 413, "{size}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "payload_too_large");
+    }
+
+    // The client address behind a trusted proxy reaches the original's request log.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let log = std::fs::read_to_string(app.log_dir.path().join("api.log")).unwrap_or_default();
+        if log.contains("[TOKEN] POST from 203.0.113.9") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{log}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

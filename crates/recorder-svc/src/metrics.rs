@@ -1,0 +1,197 @@
+//! The recorder's Prometheus metrics, served at `/metrics` (OpenMetrics text). Counters are
+//! incremented where things happen (sessions, audio, uploads, browsers); gauges are read from the
+//! service's state when scraped.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    route: &'static str,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    stop_reason: &'static str,
+}
+
+/// Counters the audio threads add to.
+#[derive(Debug, Clone, Default)]
+pub struct AudioCounters {
+    pub late: Counter,
+    pub missing: Counter,
+    pub malformed: Counter,
+}
+
+/// Counters the browser pool adds to.
+#[derive(Debug, Clone, Default)]
+pub struct BrowserCounters {
+    pub launched: Counter,
+    pub deaths: Counter,
+    pub tab_crashes: Counter,
+}
+
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<RouteLabels, Histogram>,
+    starts: Family<OutcomeLabels, Counter>,
+    stops: Family<ReasonLabels, Counter>,
+    pub sessions_active: Gauge,
+    pub audio: AudioCounters,
+    pub browsers: BrowserCounters,
+    pub upload_queue_depth: Gauge,
+    pub upload_failures: Counter,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut r = Registry::default();
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.0005, 2.0, 18))
+        });
+        let starts = Family::<OutcomeLabels, Counter>::default();
+        let stops = Family::<ReasonLabels, Counter>::default();
+        let m = Self {
+            registry: Registry::default(),
+            requests: requests.clone(),
+            latency: latency.clone(),
+            starts: starts.clone(),
+            stops: stops.clone(),
+            sessions_active: Gauge::default(),
+            audio: AudioCounters::default(),
+            browsers: BrowserCounters::default(),
+            upload_queue_depth: Gauge::default(),
+            upload_failures: Counter::default(),
+        };
+        r.register(
+            "memharbor_recorder_http_requests",
+            "HTTP requests answered, by route and status",
+            requests,
+        );
+        r.register(
+            "memharbor_recorder_http_request_duration_seconds",
+            "Time to answer an HTTP request, by route",
+            latency,
+        );
+        r.register(
+            "memharbor_recorder_sessions_active",
+            "Sessions starting or recording now",
+            m.sessions_active.clone(),
+        );
+        r.register(
+            "memharbor_recorder_session_starts",
+            "Session starts, by outcome (ok, failed)",
+            starts,
+        );
+        r.register(
+            "memharbor_recorder_session_stops",
+            "Sessions ended, by stopReason",
+            stops,
+        );
+        r.register(
+            "memharbor_recorder_audio_chunks_late",
+            "Audio chunks that arrived after the timeline had passed them",
+            m.audio.late.clone(),
+        );
+        r.register(
+            "memharbor_recorder_audio_chunks_missing",
+            "Audio chunks that never arrived (sequence gaps)",
+            m.audio.missing.clone(),
+        );
+        r.register(
+            "memharbor_recorder_audio_chunks_malformed",
+            "Audio messages that were not chunks",
+            m.audio.malformed.clone(),
+        );
+        r.register(
+            "memharbor_recorder_upload_queue_depth",
+            "Upload jobs not finished (pending, uploading or refused)",
+            m.upload_queue_depth.clone(),
+        );
+        r.register(
+            "memharbor_recorder_upload_failures",
+            "Failed upload attempts (each is retried)",
+            m.upload_failures.clone(),
+        );
+        r.register(
+            "memharbor_recorder_browsers_launched",
+            "Chromium processes started",
+            m.browsers.launched.clone(),
+        );
+        r.register(
+            "memharbor_recorder_browser_restarts",
+            "Chromium processes that died and were replaced",
+            m.browsers.deaths.clone(),
+        );
+        r.register(
+            "memharbor_recorder_tab_crashes",
+            "Recording tabs whose renderer crashed",
+            m.browsers.tab_crashes.clone(),
+        );
+        Self { registry: r, ..m }
+    }
+}
+
+/// A fixed route label for a path.
+pub fn route_of(path: &str) -> &'static str {
+    match path {
+        "/internal/sessions" => "/internal/sessions",
+        "/internal/sessions/stop" => "/internal/sessions/stop",
+        "/internal/recordings" => "/internal/recordings",
+        "/livez" => "/livez",
+        "/readyz" => "/readyz",
+        "/status" => "/status",
+        "/metrics" => "/metrics",
+        p if p.starts_with("/internal/files/") => "/internal/files/{filename}",
+        p if p.contains("/drill/") => "/internal/sessions/{sid}/drill/{kind}",
+        p if p.starts_with("/internal/sessions/") => "/internal/sessions/{sid}",
+        _ => "(unknown)",
+    }
+}
+
+impl Metrics {
+    pub fn observe(&self, path: &str, status: u16, seconds: f64) {
+        let route = route_of(path);
+        self.requests
+            .get_or_create(&RequestLabels { route, status })
+            .inc();
+        self.latency
+            .get_or_create(&RouteLabels { route })
+            .observe(seconds);
+    }
+
+    pub fn session_started(&self, ok: bool) {
+        let outcome = if ok { "ok" } else { "failed" };
+        self.starts.get_or_create(&OutcomeLabels { outcome }).inc();
+    }
+
+    pub fn session_stopped(&self, stop_reason: &'static str) {
+        self.stops
+            .get_or_create(&ReasonLabels { stop_reason })
+            .inc();
+    }
+
+    pub fn encode(&self) -> String {
+        let mut out = String::with_capacity(8192);
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
