@@ -2,23 +2,11 @@
 //! nginx never exposes it): requests by route, method and status with latency histograms, and
 //! tokens issued by role and version.
 
+use memharbor_shared::http_metrics::HttpMetrics;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct RequestLabels {
-    route: &'static str,
-    method: &'static str,
-    status: u16,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct RouteLabels {
-    route: &'static str,
-}
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct TokenLabels {
@@ -29,8 +17,7 @@ struct TokenLabels {
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
-    requests: Family<RequestLabels, Counter>,
-    latency: Family<RouteLabels, Histogram>,
+    http: HttpMetrics,
     tokens: Family<TokenLabels, Counter>,
 }
 
@@ -53,37 +40,11 @@ pub fn route_of(path: &str) -> &'static str {
     }
 }
 
-fn method_label(method: &actix_web::http::Method) -> &'static str {
-    match method.as_str() {
-        "GET" => "GET",
-        "POST" => "POST",
-        "PUT" => "PUT",
-        "DELETE" => "DELETE",
-        "PATCH" => "PATCH",
-        "HEAD" => "HEAD",
-        "OPTIONS" => "OPTIONS",
-        _ => "OTHER",
-    }
-}
-
 impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::default();
-        let requests = Family::<RequestLabels, Counter>::default();
-        let latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
-            Histogram::new(exponential_buckets(0.0001, 2.0, 18))
-        });
+        let http = HttpMetrics::register(&mut registry, "memharbor_gateway");
         let tokens = Family::<TokenLabels, Counter>::default();
-        registry.register(
-            "memharbor_gateway_http_requests",
-            "HTTP requests answered, by route, method and status",
-            requests.clone(),
-        );
-        registry.register(
-            "memharbor_gateway_http_request_duration_seconds",
-            "Time to answer an HTTP request, by route",
-            latency.clone(),
-        );
         registry.register(
             "memharbor_gateway_tokens_issued",
             "Agora tokens issued, by role and token version",
@@ -91,8 +52,7 @@ impl Default for Metrics {
         );
         Self {
             registry,
-            requests,
-            latency,
+            http,
             tokens,
         }
     }
@@ -100,17 +60,8 @@ impl Default for Metrics {
 
 impl Metrics {
     pub fn observe(&self, path: &str, method: &actix_web::http::Method, status: u16, seconds: f64) {
-        let route = route_of(path);
-        self.requests
-            .get_or_create(&RequestLabels {
-                route,
-                method: method_label(method),
-                status,
-            })
-            .inc();
-        self.latency
-            .get_or_create(&RouteLabels { route })
-            .observe(seconds);
+        self.http
+            .observe(route_of(path), method.as_str(), status, seconds);
     }
 
     pub fn token_issued(&self, role: &'static str, version: &'static str) {

@@ -2,23 +2,12 @@
 //! incremented where things happen (sessions, audio, uploads, browsers); gauges are read from the
 //! service's state when scraped.
 
+use memharbor_shared::http_metrics::HttpMetrics;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct RequestLabels {
-    route: &'static str,
-    status: u16,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct RouteLabels {
-    route: &'static str,
-}
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabels {
@@ -49,8 +38,7 @@ pub struct BrowserCounters {
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
-    requests: Family<RequestLabels, Counter>,
-    latency: Family<RouteLabels, Histogram>,
+    http: HttpMetrics,
     starts: Family<OutcomeLabels, Counter>,
     stops: Family<ReasonLabels, Counter>,
     pub sessions_active: Gauge,
@@ -63,16 +51,12 @@ pub struct Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         let mut r = Registry::default();
-        let requests = Family::<RequestLabels, Counter>::default();
-        let latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
-            Histogram::new(exponential_buckets(0.0005, 2.0, 18))
-        });
+        let http = HttpMetrics::register(&mut r, "memharbor_recorder");
         let starts = Family::<OutcomeLabels, Counter>::default();
         let stops = Family::<ReasonLabels, Counter>::default();
         let m = Self {
             registry: Registry::default(),
-            requests: requests.clone(),
-            latency: latency.clone(),
+            http,
             starts: starts.clone(),
             stops: stops.clone(),
             sessions_active: Gauge::default(),
@@ -81,16 +65,6 @@ impl Default for Metrics {
             upload_queue_depth: Gauge::default(),
             upload_failures: Counter::default(),
         };
-        r.register(
-            "memharbor_recorder_http_requests",
-            "HTTP requests answered, by route and status",
-            requests,
-        );
-        r.register(
-            "memharbor_recorder_http_request_duration_seconds",
-            "Time to answer an HTTP request, by route",
-            latency,
-        );
         r.register(
             "memharbor_recorder_sessions_active",
             "Sessions starting or recording now",
@@ -168,14 +142,8 @@ pub fn route_of(path: &str) -> &'static str {
 }
 
 impl Metrics {
-    pub fn observe(&self, path: &str, status: u16, seconds: f64) {
-        let route = route_of(path);
-        self.requests
-            .get_or_create(&RequestLabels { route, status })
-            .inc();
-        self.latency
-            .get_or_create(&RouteLabels { route })
-            .observe(seconds);
+    pub fn observe(&self, path: &str, method: &str, status: u16, seconds: f64) {
+        self.http.observe(route_of(path), method, status, seconds);
     }
 
     pub fn session_started(&self, ok: bool) {

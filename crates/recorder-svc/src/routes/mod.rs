@@ -46,11 +46,13 @@ pub async fn track_requests(
         .app_data::<web::Data<RecorderState>>()
         .map(|s| Arc::clone(&s.metrics));
     let path = req.path().to_owned();
+    let method = req.method().clone();
     let started = Instant::now();
     let response = next.call(req).await?;
     if let Some(metrics) = metrics {
         metrics.observe(
             &path,
+            method.as_str(),
             response.status().as_u16(),
             started.elapsed().as_secs_f64(),
         );

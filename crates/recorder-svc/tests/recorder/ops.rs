@@ -76,7 +76,7 @@ async fn metrics_and_the_ops_page_show_a_running_session() {
     );
     assert!(
         text.contains(
-            r#"memharbor_recorder_http_requests_total{route="/internal/sessions",status="200"} 1"#
+            r#"memharbor_recorder_http_requests_total{route="/internal/sessions",method="POST",status="200"} 1"#
         ),
         "{text}"
     );
