@@ -1,15 +1,9 @@
 //! Optional API keys: with `MEMHARBOR_API_KEYS` set, every `/api/*` route but health and the OpenAPI
-//! document needs `Authorization: Bearer <key>`, compared in constant time.
+//! document needs `Authorization: Bearer <key>`, compared in constant time. The check runs in
+//! [`crate::gate`].
 
-use actix_web::body::{EitherBody, MessageBody};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::middleware::Next;
-use actix_web::{Error, ResponseError, web};
 use secrecy::{ExposeSecret, SecretString};
 use subtle::ConstantTimeEq;
-
-use crate::error::ApiError;
-use crate::startup::AppState;
 
 /// Routes anyone may call.
 const OPEN_PATHS: [&str; 2] = ["/api/health", "/api/openapi.json"];
@@ -30,29 +24,9 @@ pub fn bearer_matches(header: Option<&str>, keys: &[SecretString]) -> bool {
     })
 }
 
-pub async fn require_api_key(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
-    let keys = req
-        .app_data::<web::Data<AppState>>()
-        .map(|state| state.api_keys.clone())
-        .unwrap_or_default();
-    let path = req.path();
-    let needs_key = !keys.is_empty() && path.starts_with("/api/") && !OPEN_PATHS.contains(&path);
-    if needs_key {
-        let header = req
-            .headers()
-            .get(actix_web::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
-        if !bearer_matches(header, &keys) {
-            let response = ApiError::Unauthorized.error_response();
-            return Ok(req.into_response(response).map_into_right_body());
-        }
-    }
-    next.call(req)
-        .await
-        .map(ServiceResponse::map_into_left_body)
+/// True if `path` needs a key when keys are configured: every `/api/*` route but the open ones.
+pub fn needs_key(path: &str) -> bool {
+    path.starts_with("/api/") && !OPEN_PATHS.contains(&path)
 }
 
 #[cfg(test)]

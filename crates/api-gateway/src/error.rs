@@ -125,7 +125,7 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        // 5xx causes are logged by `telemetry::trace_request`, with the request id.
+        // 5xx causes are logged by the `gate` middleware, with the request id.
         let status = self.status_code();
         let mut response = HttpResponse::build(status);
         match self {

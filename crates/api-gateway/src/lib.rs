@@ -8,6 +8,7 @@ pub mod body;
 pub mod bot_token;
 pub mod client_ip;
 pub mod error;
+pub mod gate;
 pub mod metrics;
 pub mod recorder_client;
 pub mod routes;

@@ -5,16 +5,16 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix_web::dev::Server;
-use actix_web::middleware::{Condition, from_fn};
 use actix_web::{App, HttpServer, web};
 use agora_token::RtcTokenBuilder;
 use ipnet::IpNet;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::api_log::{ApiLog, ApiLogGuard};
+use crate::gate::Gate;
 use crate::recorder_client::RecorderClient;
+use crate::routes;
 use crate::settings::Settings;
-use crate::{auth, routes, telemetry};
 
 /// What every handler shares. Cheap to clone (one `Arc` inside `web::Data`).
 #[derive(Debug)]
@@ -97,17 +97,13 @@ impl Application {
             metrics: Arc::default(),
         });
 
-        let keys_required = !settings.api_keys.is_empty();
+        let gate = Gate::new(state.api_keys.clone(), Arc::clone(&state.metrics));
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
                 .configure(routes::configure)
                 .default_service(web::to(routes::not_found))
-                .wrap(Condition::new(
-                    keys_required,
-                    from_fn(auth::require_api_key),
-                ))
-                .wrap(from_fn(telemetry::trace_request))
+                .wrap(gate.clone())
         });
         if let Some(workers) = settings.workers {
             server = server.workers(workers);
