@@ -10,11 +10,12 @@ use std::fmt::Write as _;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write as _};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use memharbor_shared::per_thread::PerThread;
 use time::OffsetDateTime;
 use time::macros::format_description;
 
@@ -35,18 +36,9 @@ struct Shard {
 
 #[derive(Debug)]
 struct Shared {
-    /// Tells a thread's shard of this log from those of another log (tests run several).
-    id: u64,
-    shards: Mutex<Vec<Arc<Shard>>>,
+    shards: PerThread<Shard>,
     dropped: AtomicUsize,
     stop: AtomicBool,
-}
-
-static NEXT_LOG_ID: AtomicU64 = AtomicU64::new(1);
-
-thread_local! {
-    /// This thread's shard of each log it has written to.
-    static SHARDS: RefCell<Vec<(u64, Arc<Shard>)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Handle to the request log; cheap to clone into every worker.
@@ -81,8 +73,7 @@ impl ApiLog {
             .append(true)
             .open(dir.join(FILE_NAME))?;
         let shared = Arc::new(Shared {
-            id: NEXT_LOG_ID.fetch_add(1, Ordering::Relaxed),
-            shards: Mutex::default(),
+            shards: PerThread::default(),
             dropped: AtomicUsize::new(0),
             stop: AtomicBool::new(false),
         });
@@ -107,19 +98,7 @@ impl ApiLog {
 
     /// Appends a finished entry to this thread's buffer; never blocks on disk.
     pub fn commit(&self, entry: Entry) {
-        let shard = SHARDS.with_borrow_mut(|shards| {
-            if let Some((_, shard)) = shards.iter().find(|(id, _)| *id == self.shared.id) {
-                return Arc::clone(shard);
-            }
-            let shard = Arc::new(Shard::default());
-            self.shared
-                .shards
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push(Arc::clone(&shard));
-            shards.push((self.shared.id, Arc::clone(&shard)));
-            shard
-        });
+        let shard = self.shared.shards.get();
         let mut pending = shard.pending.lock().unwrap_or_else(PoisonError::into_inner);
         let text = entry.as_str();
         if pending.len() + text.len() > MAX_BUFFER_BYTES {
@@ -140,11 +119,7 @@ fn write_batches(shared: &Shared, mut out: BufWriter<File>) {
     let mut batch = String::new();
     loop {
         let stopping = shared.stop.load(Ordering::Acquire);
-        let shards = shared
-            .shards
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
+        let shards = shared.shards.all();
         let mut wrote = false;
         for shard in shards {
             batch.clear();
