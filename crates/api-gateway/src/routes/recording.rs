@@ -10,12 +10,13 @@ use serde_json::{Value, json};
 use crate::api_log::{Entry, Level};
 use crate::client_ip::{ClientIp, client_ip};
 use crate::error::ApiError;
+use crate::gate::REQUEST_ID;
 use crate::startup::AppState;
 use crate::token_request::CHANNEL_ACCEPTS;
 use crate::{body, bot_token};
 
 fn request_id(req: &HttpRequest) -> Option<&HeaderValue> {
-    req.headers().get("x-request-id")
+    req.headers().get(&REQUEST_ID)
 }
 
 /// Logs the request's first line (and body), runs `work`, logs the outcome, answers.
