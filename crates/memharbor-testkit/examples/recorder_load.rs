@@ -125,6 +125,7 @@ async fn run(n: usize) -> Run {
         let lost = session.map_or(1, |s| {
             s["audio"]["missingChunks"].as_u64().unwrap_or(1)
                 + s["audio"]["lateChunks"].as_u64().unwrap_or(1)
+                + s["audio"]["lateAudioMs"].as_u64().unwrap_or(1)
         });
         let ok = segments.len() == 1
             && segments[0].0 < 1000.0

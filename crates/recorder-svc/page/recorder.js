@@ -1,10 +1,10 @@
 // @ts-check
 // The recorder page: one per session, in its own headless Chromium tab. It joins the Agora
 // channel invisibly (live mode, audience), subscribes to every remote user's audio as it is
-// published, and feeds it through WebAudio to an AudioWorklet tap that streams PCM to the
-// recorder over one ordered WebSocket. Control messages are JSON on the same socket
-// (src/session/page_protocol.rs). Only SDK calls declared in the SDK's own typings are used
-// (checked by tsc in `make test`).
+// published, and hands each track to the capture worker (capture.js: it reads, mixes and chunks
+// the audio on the wall clock), whose PCM chunks it streams to the recorder over one ordered
+// WebSocket. Control messages are JSON on the same socket (src/session/page_protocol.rs). Only SDK
+// calls declared in the SDK's own typings are used (checked by tsc in `make test`).
 (function () {
   'use strict';
 
@@ -13,17 +13,16 @@
   const ws = new WebSocket(`ws://${location.host}/ws/${sid}?k=${encodeURIComponent(key)}`);
   ws.binaryType = 'arraybuffer';
 
-  /** @type {AudioContext | null} */
-  let ctx = null;
-  /** @type {AudioWorkletNode | null} */
-  let mixTap = null;
+  /** @type {Worker | null} */
+  let capture = null;
   /** @type {import('agora-rtc-sdk-ng').IAgoraRTCClient | null} */
   let client = null;
   let speakers = false;
-  /** @type {Map<import('agora-rtc-sdk-ng').UID, {source: MediaStreamAudioSourceNode, element: HTMLAudioElement, tap: AudioWorkletNode | null, meter: AnalyserNode}>} */
+  let nextTrackId = 0;
+  /** @type {Map<import('agora-rtc-sdk-ng').UID, {id: number, element: HTMLAudioElement}>} */
   const remotes = new Map();
-  /** @type {WeakMap<AudioWorkletNode, () => void>} */
-  const flushWaiters = new WeakMap();
+  /** @type {(() => void) | null} */
+  let flushed = null;
 
   /** @param {object} message */
   function send(message) {
@@ -38,112 +37,65 @@
   window.addEventListener('error', (e) => log('error', e.message));
   window.addEventListener('unhandledrejection', (e) => log('error', e.reason));
 
-  /** @param {number} kind @param {number} uid @returns {AudioWorkletNode} */
-  function makeTap(kind, uid) {
-    const audio = /** @type {AudioContext} */ (ctx);
-    const node = new AudioWorkletNode(audio, 'memharbor-tap', {
-      numberOfInputs: 1,
-      numberOfOutputs: 1,
-      outputChannelCount: [1],
-      channelCount: 1,
-      channelCountMode: 'explicit',
-      channelInterpretation: 'speakers',
-      processorOptions: { kind, uid },
-    });
-    node.port.onmessage = (e) => {
-      if (e.data instanceof ArrayBuffer) {
-        if (ws.readyState === WebSocket.OPEN) ws.send(e.data);
-      } else if (e.data && e.data.type === 'flushed') {
-        const done = flushWaiters.get(node);
-        if (done) done();
+  /** The capture worker; the recording's timeline starts when it is told to (startTap). */
+  async function setupAudio() {
+    if (typeof (/** @type {any} */ (window).MediaStreamTrackProcessor) !== 'function') {
+      throw new Error('this browser has no MediaStreamTrackProcessor (Chromium 94 or later is needed)');
+    }
+    const worker = new Worker('/assets/capture.js');
+    worker.onmessage = (e) => {
+      const m = e.data;
+      if (m instanceof ArrayBuffer) {
+        if (ws.readyState === WebSocket.OPEN) ws.send(m);
+      } else if (m.type === 'flushed') {
+        if (flushed) flushed();
+      } else {
+        send(m); // late-audio, levels, log
       }
     };
-    // A silent path to the destination keeps the node rendered every quantum.
-    node.connect(new GainNode(audio, { gain: 0 })).connect(audio.destination);
-    return node;
-  }
-
-  /** The AudioContext at 48 kHz with no audio device, and the mix tap. */
-  async function setupAudio() {
-    /** @type {any} */
-    const options = { sampleRate: 48000, latencyHint: 'interactive', sinkId: { type: 'none' } };
-    try {
-      ctx = new AudioContext(options);
-    } catch (_) {
-      delete options.sinkId;
-      ctx = new AudioContext(options);
-    }
-    await ctx.audioWorklet.addModule('/assets/tap-worklet.js');
-    if (ctx.state !== 'running') await ctx.resume();
-    // Let the clock start so the output timestamp maps frames to wall time.
-    while (ctx.currentTime < 0.05) await new Promise((r) => setTimeout(r, 10));
-    mixTap = makeTap(0, 0);
-    send({ type: 'hello', sampleRate: ctx.sampleRate });
+    worker.onerror = (e) => log('error', `capture worker: ${e.message}`);
+    capture = worker;
+    send({ type: 'hello', sampleRate: 48000 });
   }
 
   const audioReady = new Promise((resolve, reject) => {
     ws.addEventListener('open', () => setupAudio().then(resolve, reject));
   });
 
-  /**
-   * Starts capture at the frame being processed now, and tells the recorder which wall time that
-   * is. Processing time (currentTime), not output time: what a tap hears at frame F is what came
-   * in from the network when F was rendered, so the file's timeline matches the wall clock.
-   */
+  /** Starts the recording's timeline now: position 0 (frame 0) is this wall-clock instant. */
   function startTap() {
-    const audio = /** @type {AudioContext} */ (ctx);
-    const frame = Math.round(audio.currentTime * audio.sampleRate);
     const wallMs = performance.timeOrigin + performance.now();
-    /** @type {AudioWorkletNode} */ (mixTap).port.postMessage({ type: 'start', frame });
-    send({ type: 'tap-started', frame, wallMs });
+    /** @type {Worker} */ (capture).postMessage({ type: 'start', wallMs });
+    send({ type: 'tap-started', frame: 0, wallMs });
   }
 
   /** @param {import('agora-rtc-sdk-ng').UID} uid @param {import('agora-rtc-sdk-ng').IRemoteAudioTrack} track */
   function attach(uid, track) {
     drop(uid);
-    const audio = /** @type {AudioContext} */ (ctx);
-    const stream = new MediaStream([track.getMediaStreamTrack()]);
-    // Chromium renders a remote WebRTC track into WebAudio only while a media element plays it.
+    const mst = track.getMediaStreamTrack();
+    // Chromium delivers a remote WebRTC track's audio only while a media element plays it.
     const element = new Audio();
     element.muted = true;
-    element.srcObject = stream;
+    element.srcObject = new MediaStream([mst]);
     element.play().catch((e) => log('warn', `audio element: ${e}`));
-    const source = audio.createMediaStreamSource(stream);
-    source.connect(/** @type {AudioWorkletNode} */ (mixTap));
-    let tap = null;
-    if (speakers && typeof uid === 'number') {
-      tap = makeTap(1, uid);
-      tap.port.postMessage({ type: 'start', frame: 0 });
-      source.connect(tap);
-    }
-    // A level meter per speaker, for the ops page.
-    const meter = new AnalyserNode(audio, { fftSize: 2048 });
-    source.connect(meter);
-    remotes.set(uid, { source, element, tap, meter });
+    const Processor = /** @type {any} */ (window).MediaStreamTrackProcessor;
+    // Up to 1 s of frames may wait for the worker before the browser drops the oldest.
+    const { readable } = new Processor({ track: mst, maxBufferSize: 100 });
+    const id = ++nextTrackId;
+    /** @type {Worker} */ (capture).postMessage(
+      { type: 'track', id, uid, speaker: speakers && typeof uid === 'number', readable },
+      [readable],
+    );
+    remotes.set(uid, { id, element });
   }
-
-  /** Each remote speaker's RMS level, twice a second. */
-  const samples = new Float32Array(2048);
-  setInterval(() => {
-    if (remotes.size === 0) return;
-    /** @type {Record<string, number>} */
-    const levels = {};
-    for (const [uid, r] of remotes) {
-      r.meter.getFloatTimeDomainData(samples);
-      let sum = 0;
-      for (const v of samples) sum += v * v;
-      levels[String(uid)] = Math.sqrt(sum / samples.length);
-    }
-    send({ type: 'levels', levels });
-  }, 500);
 
   /** @param {import('agora-rtc-sdk-ng').UID} uid */
   function drop(uid) {
     const r = remotes.get(uid);
     if (!r) return;
     remotes.delete(uid);
-    r.source.disconnect();
-    if (r.tap) r.tap.port.postMessage({ type: 'flush', final: true });
+    // The worker still mixes what it has of the track, then lets it go.
+    if (capture) capture.postMessage({ type: 'end', id: r.id });
     r.element.pause();
     r.element.srcObject = null;
   }
@@ -215,21 +167,15 @@
     }
   }
 
-  /** @param {AudioWorkletNode} node @returns {Promise<void>} */
-  function flush(node) {
-    return new Promise((resolve) => {
-      flushWaiters.set(node, () => resolve());
-      node.port.postMessage({ type: 'flush', final: true });
-      setTimeout(resolve, 1000);
-    });
-  }
-
-  /** Sends the last audio of every tap, then `stopped`. */
+  /** Sends the last audio (once the worker's cushion has passed), then `stopped`. */
   async function stop() {
-    const taps = [];
-    if (mixTap) taps.push(mixTap);
-    for (const r of remotes.values()) if (r.tap) taps.push(r.tap);
-    await Promise.all(taps.map(flush));
+    if (capture) {
+      await new Promise((resolve) => {
+        flushed = () => resolve(undefined);
+        /** @type {Worker} */ (capture).postMessage({ type: 'stop' });
+        setTimeout(resolve, 1500);
+      });
+    }
     send({ type: 'stopped' });
   }
 

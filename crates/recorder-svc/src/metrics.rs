@@ -23,6 +23,8 @@ struct ReasonLabels {
 #[derive(Debug, Clone, Default)]
 pub struct AudioCounters {
     pub late: Counter,
+    /// 48 kHz frames of silence a feed played while waiting for late frames.
+    pub late_frames: Counter,
     pub missing: Counter,
     pub malformed: Counter,
 }
@@ -84,6 +86,11 @@ impl Default for Metrics {
             "memharbor_recorder_audio_chunks_late",
             "Audio chunks that arrived after the timeline had passed them",
             m.audio.late.clone(),
+        );
+        r.register(
+            "memharbor_recorder_audio_late_frames",
+            "48 kHz frames of silence played while a track's audio was later than its cushion",
+            m.audio.late_frames.clone(),
         );
         r.register(
             "memharbor_recorder_audio_chunks_missing",

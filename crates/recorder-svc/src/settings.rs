@@ -81,7 +81,7 @@ fn err(variable: &'static str, problem: impl Into<String>) -> SettingsError {
 pub const DEFAULT_HTTP_ADDR: &str = "0.0.0.0:3100";
 pub const DEFAULT_PAGE_ADDR: &str = "127.0.0.1:0";
 pub const DEFAULT_AGORA_SDK: &str = "vendor/agora-rtc-sdk-ng-4.24.8/AgoraRTC_N-production.js";
-pub const DEFAULT_MAX_SESSIONS: usize = 12;
+pub const DEFAULT_MAX_SESSIONS: usize = 16;
 pub const DEFAULT_SESSIONS_PER_BROWSER: usize = 20;
 /// Where Debian, Ubuntu and Google put Chromium, in the order they are tried.
 pub const CHROMIUM_CANDIDATES: &[&str] = &[

@@ -12,7 +12,7 @@ pub mod timeline;
 pub mod track;
 pub mod wav;
 
-/// Sample rate of the page's AudioContext, and so of every chunk.
+/// Sample rate of the page's timeline, and so of every chunk (the page resamples anything else).
 pub const INPUT_RATE: u32 = 48_000;
 /// Sample rate of every file we write.
 pub const OUTPUT_RATE: u32 = 16_000;

@@ -3,8 +3,8 @@
 //! ```text
 //! u8 version (1) ‖ u8 kind (0 mix, 1 speaker) ‖ u16 reserved ‖ u32 uid ‖ u32 seq ‖ u64 frame ‖ u32 frames
 //! ```
-//! `frame` is the AudioContext's frame counter at the chunk's first sample; `seq` counts the
-//! stream's chunks from 0. The page's `tap-worklet.js` writes this format.
+//! `frame` is the page's timeline position (48 kHz) of the chunk's first sample; `seq` counts the
+//! stream's chunks from 0. The page's capture worker (`page/capture.js`) writes this format.
 
 /// Bytes before the samples.
 pub const HEADER_LEN: usize = 24;

@@ -80,6 +80,8 @@ pub struct AudioStats {
     pub late_chunks: AtomicU64,
     /// Bytes that were not a chunk.
     pub bad_chunks: AtomicU64,
+    /// Frames (48 kHz) of silence the page played while a track's audio was late (it reports them).
+    pub late_frames: AtomicU64,
     /// Input ticks of silence inserted for gaps (crashes, missing chunks).
     pub gap_ticks: AtomicU64,
     /// Latest RMS level per stream (0.0–1.0), for live meters.

@@ -1,9 +1,9 @@
 //! The session's timeline, in 48 kHz ticks from the moment recording started.
 //!
 //! Each page instance (an *epoch*: the first tab, then any tab reopened after a crash) has its own
-//! AudioContext frame counter. When its tap starts, the page reports one frame together with the
-//! wall-clock time it is heard (`AudioContext.getOutputTimestamp`). Within an epoch, positions come
-//! from frame counters only (exact, no drift). Epoch 0 defines the origin; a later epoch is placed by
+//! frame counter: the capture worker's position on the wall clock, 48 frames per millisecond from
+//! the instant capture started, which the page reports with one frame. Within an epoch, positions
+//! come from frame counters only (exact, no drift). Epoch 0 defines the origin; a later epoch is placed by
 //! the wall clock, so the time a crashed tab was away becomes a gap the writers fill with silence.
 
 use std::collections::HashMap;

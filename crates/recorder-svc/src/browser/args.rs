@@ -13,7 +13,7 @@ const BUILT_IN: &[&str] = &[
     "--no-sandbox",
     "--disable-gpu",
     "--disable-dev-shm-usage",
-    // Without it every AudioContext stays suspended and nothing is recorded.
+    // Without it the muted <audio> element each remote track needs never plays: nothing is heard.
     "--autoplay-policy=no-user-gesture-required",
     // In --headless=new every tab but the newest is hidden: keep their timers and renderers alive.
     "--disable-background-timer-throttling",

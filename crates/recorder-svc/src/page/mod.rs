@@ -1,6 +1,6 @@
-//! The recorder page, served on loopback only: the HTML, the recorder script, the tap worklet, the
-//! Agora SDK file (`RECORDER_AGORA_SDK`), and the WebSocket each page streams its audio and events
-//! over. Tabs reach it at `http://127.0.0.1:<port>`; nothing else should.
+//! The recorder page, served on loopback only: the HTML, the recorder script, the capture worker,
+//! the Agora SDK file (`RECORDER_AGORA_SDK`), and the WebSocket each page
+//! streams its audio and events over. Tabs reach it at `http://127.0.0.1:<port>`; nothing else should.
 
 mod socket;
 
@@ -13,7 +13,7 @@ use crate::session::Sessions;
 
 const HTML: &str = include_str!("../../page/recorder.html");
 const RECORDER_JS: &str = include_str!("../../page/recorder.js");
-const WORKLET_JS: &str = include_str!("../../page/tap-worklet.js");
+const CAPTURE_JS: &str = include_str!("../../page/capture.js");
 
 /// What the page server serves besides its built-in files.
 #[derive(Debug, Clone)]
@@ -40,8 +40,8 @@ async fn recorder_js() -> HttpResponse {
     javascript(RECORDER_JS)
 }
 
-async fn worklet_js() -> HttpResponse {
-    javascript(WORKLET_JS)
+async fn capture_js() -> HttpResponse {
+    javascript(CAPTURE_JS)
 }
 
 async fn sdk(assets: web::Data<PageAssets>) -> HttpResponse {
@@ -62,7 +62,7 @@ pub fn serve(
             .app_data(assets.clone())
             .route("/session/{sid}", web::get().to(html))
             .route("/assets/recorder.js", web::get().to(recorder_js))
-            .route("/assets/tap-worklet.js", web::get().to(worklet_js))
+            .route("/assets/capture.js", web::get().to(capture_js))
             .route("/assets/agora-sdk.js", web::get().to(sdk))
             .route("/ws/{sid}", web::get().to(socket::connect))
     })

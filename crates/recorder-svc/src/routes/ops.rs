@@ -102,6 +102,7 @@ pub fn status_json(state: &RecorderState) -> Value {
                         "lateChunks": a.late_chunks.load(Ordering::Relaxed),
                         "badChunks": a.bad_chunks.load(Ordering::Relaxed),
                         "gapMs": a.gap_ticks.load(Ordering::Relaxed) / 48,
+                        "lateAudioMs": a.late_frames.load(Ordering::Relaxed) / 48,
                     })),
                     "history": live.history,
                 })

@@ -19,7 +19,7 @@ pub enum Uid {
     rename_all_fields = "camelCase"
 )]
 pub enum FromPage {
-    /// The page is up; its AudioContext runs at `sample_rate`.
+    /// The page is up; its capture worker mixes at `sample_rate`.
     Hello {
         sample_rate: f64,
     },
@@ -29,7 +29,7 @@ pub enum FromPage {
         code: Option<String>,
         message: String,
     },
-    /// Capture started: `frame` of the AudioContext is heard at `wall_ms` (Unix ms).
+    /// Capture started: timeline `frame` of this page is the wall-clock instant `wall_ms` (Unix ms).
     TapStarted {
         frame: u64,
         wall_ms: f64,
@@ -87,6 +87,13 @@ pub enum FromPage {
         level: String,
         message: String,
     },
+    /// A track's frames came later than its cushion: `frames` (48 kHz) of silence were played
+    /// while waiting, and that track is heard that much later from then on (nothing is dropped).
+    LateAudio {
+        #[serde(default)]
+        uid: serde_json::Value,
+        frames: u64,
+    },
 }
 
 /// What the session tells the page.
@@ -122,6 +129,9 @@ mod tests {
         let m: FromPage =
             serde_json::from_str(r#"{"type":"tap-started","frame":12,"wallMs":1.5e12}"#).unwrap();
         assert!(matches!(m, FromPage::TapStarted { frame: 12, .. }));
+        let m: FromPage =
+            serde_json::from_str(r#"{"type":"late-audio","uid":7,"frames":480}"#).unwrap();
+        assert!(matches!(m, FromPage::LateAudio { frames: 480, .. }));
         let m: FromPage = serde_json::from_str(r#"{"type":"user-left","uid":"alice"}"#).unwrap();
         assert!(matches!(
             m,

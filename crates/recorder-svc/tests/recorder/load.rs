@@ -1,13 +1,13 @@
 //! Ten concurrent sessions on one box, each with its own participant: every file clean. Starts are
 //! 400 ms apart, as calls start in life.
 //!
-//! One thing this box cannot promise under this load: Chromium's WebRTC → WebAudio bridge
-//! (`WebAudioMediaStreamAudioSink`) zero-fills one 10 ms buffer when the track's audio arrives late
-//! for WebAudio's pull, and plays that audio 10 ms later instead (it drops nothing). With ten
-//! sessions and their ten stand-in senders on two cores, about one stream in thirty gets one such
-//! block; the receiver's jitter buffer reported no concealment at those moments, so it is the bridge,
-//! not the network or our pipeline (whose chunks are checked separately below). A file may
-//! therefore hold at most one isolated 10 ms block, never two and never a longer gap.
+//! This is the load at which recording through WebAudio went wrong: its WebRTC bridge zero-filled
+//! an occasional 10 ms block (two cores running ten sessions and their ten stand-in senders deliver
+//! frames late now and then), and its clock lost 10 ms steps, so a voice drifted off the wall
+//! clock and files ended in silence. The page now mixes on the wall clock with a cushion for late
+//! frames (page/capture.js): no block at all is allowed, the voice must last to the file's end, and
+//! the page must not have had to play silence while waiting (`lateAudioMs`). 20 s is long enough
+//! for the old clock to have lost two steps.
 
 use std::time::{Duration, Instant};
 
@@ -39,11 +39,11 @@ async fn ten_concurrent_sessions_are_all_clean() {
         }
     }))
     .await;
-    tokio::time::sleep(Duration::from_secs(8)).await;
-    // Our own pipeline lost nothing: no chunk missing, late or malformed in any session.
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    // Nothing lost or waited for: no chunk missing, late or malformed, no late audio in any session.
     let (_, status) = rec.get("/status").await;
     for session in status["sessions"].as_array().unwrap() {
-        for counter in ["missingChunks", "lateChunks", "badChunks"] {
+        for counter in ["missingChunks", "lateChunks", "badChunks", "lateAudioMs"] {
             assert_eq!(
                 session["audio"][counter], 0,
                 "{}: {counter} in {}",
@@ -76,13 +76,10 @@ async fn ten_concurrent_sessions_are_all_clean() {
         );
         let dropouts = wav.dropouts(from + 50.0, to - 50.0);
         assert!(
-            dropouts.len() <= 1,
+            dropouts.is_empty(),
             "{}: dropouts at {dropouts:?}",
             body["channel"]
         );
-        if let Some(at) = dropouts.first() {
-            eprintln!("{}: one 10 ms bridge block at {at} ms", body["channel"]);
-        }
         // Only its own participant.
         let other = if *freq == 300 {
             400.0

@@ -16,7 +16,7 @@ impl Supervisor {
         match msg {
             FromPage::Hello { sample_rate } => {
                 if (sample_rate - 48_000.0).abs() > 0.5 {
-                    tracing::warn!(sample_rate, "the page's AudioContext is not at 48 kHz");
+                    tracing::warn!(sample_rate, "the page does not mix at 48 kHz");
                 }
             }
             FromPage::Joined => {
@@ -159,6 +159,16 @@ impl Supervisor {
             FromPage::Levels { levels } => self.handle.update(|live| live.speaker_levels = levels),
             FromPage::Log { level, message } => {
                 tracing::debug!(sid = %self.handle.sid, level, message, "page log");
+            }
+            FromPage::LateAudio { uid, frames } => {
+                tracing::warn!(sid = %self.handle.sid, %uid, frames, "a track's audio came later than its cushion");
+                self.ctx.metrics.audio.late_frames.inc_by(frames);
+                if let Some(audio) = &self.audio {
+                    audio
+                        .stats()
+                        .late_frames
+                        .fetch_add(frames, std::sync::atomic::Ordering::Relaxed);
+                }
             }
         }
     }
