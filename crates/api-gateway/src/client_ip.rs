@@ -3,14 +3,19 @@
 use std::net::IpAddr;
 
 use actix_web::HttpRequest;
+use actix_web::http::header::HeaderName;
 use ipnet::IpNet;
+
+// Named once: looking a header up by `&str` parses (and copies) the name on every request.
+static X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
+static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
 fn trusted(ip: IpAddr, proxies: &[IpNet]) -> bool {
     proxies.iter().any(|net| net.contains(&ip))
 }
 
 /// The addresses listed in header `name`, right-most first; unparsable entries skipped.
-fn header_ips<'a>(req: &'a HttpRequest, name: &str) -> impl Iterator<Item = IpAddr> + 'a {
+fn header_ips<'a>(req: &'a HttpRequest, name: &HeaderName) -> impl Iterator<Item = IpAddr> + 'a {
     req.headers()
         .get(name)
         .and_then(|v| v.to_str().ok())
@@ -26,11 +31,11 @@ pub fn client_ip(req: &HttpRequest, proxies: &[IpNet]) -> Option<IpAddr> {
     if !trusted(peer, proxies) {
         return Some(peer);
     }
-    if let Some(real) = header_ips(req, "x-real-ip").next() {
+    if let Some(real) = header_ips(req, &X_REAL_IP).next() {
         return Some(real);
     }
     Some(
-        header_ips(req, "x-forwarded-for")
+        header_ips(req, &X_FORWARDED_FOR)
             .find(|ip| !trusted(*ip, proxies))
             .unwrap_or(peer),
     )

@@ -8,6 +8,7 @@
 //! keep it lean.
 
 use std::future::{Ready, ready};
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -54,7 +55,9 @@ where
     fn new_transform(&self, service: S) -> Self::Future {
         ready(Ok(GateService {
             service,
-            gate: self.clone(),
+            keys: Arc::clone(&self.keys),
+            // Per worker: cloning it per request touches no memory the other workers write.
+            metrics: Rc::new(Arc::clone(&self.metrics)),
         }))
     }
 }
@@ -62,7 +65,12 @@ where
 #[derive(Debug)]
 pub struct GateService<S> {
     service: S,
-    gate: Gate,
+    keys: Arc<[SecretString]>,
+    #[expect(
+        clippy::redundant_allocation,
+        reason = "the Rc is this worker's own: cloning it per request is not an atomic on a line the other workers write"
+    )]
+    metrics: Rc<Arc<Metrics>>,
 }
 
 impl<S, B> Service<ServiceRequest> for GateService<S>
@@ -80,13 +88,14 @@ where
     fn call(&self, mut req: ServiceRequest) -> Self::Future {
         let started = Instant::now();
         let (id, generated) = request_id(&req);
-        if generated {
+        let route = route_of(req.path());
+        // Only the recorder proxy forwards the id upstream (routes/recording.rs).
+        if generated && route.starts_with("/api/recording/") {
             req.headers_mut().insert(REQUEST_ID, id.clone());
         }
-        let route = route_of(req.path());
         let method = req.method().clone();
-        let metrics = Arc::clone(&self.gate.metrics);
-        let keys = &self.gate.keys;
+        let metrics = Rc::clone(&self.metrics);
+        let keys = &self.keys;
         let denied = !keys.is_empty()
             && auth::needs_key(req.path())
             && !auth::bearer_matches(

@@ -2,6 +2,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use actix_web::http::header::{CONTENT_TYPE, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, ResponseError as _, web};
 use agora_token::{Identity, Role, TokenRequest};
 use serde::Serialize;
@@ -19,11 +20,11 @@ struct Issued {
     expire_in: u32,
 }
 
-pub async fn issue(
-    req: HttpRequest,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-) -> HttpResponse {
+pub async fn issue(req: HttpRequest, payload: web::Payload) -> HttpResponse {
+    // Borrowed, not extracted: `web::Data` would clone (and drop) a shared Arc per request.
+    let Some(state) = req.app_data::<web::Data<AppState>>() else {
+        return HttpResponse::InternalServerError().finish();
+    };
     let mut log = state.api_log.entry("TOKEN");
     log.line(
         Level::Info,
@@ -40,7 +41,7 @@ pub async fn issue(
         .and_then(|raw| body::parse_object::<RawTokenRequest>(&raw))
         .and_then(|raw| token_request::parse(&raw))
         .map(|params| {
-            let issued = build(&state, &params);
+            let issued = build(state, &params);
             (params, issued)
         });
 
@@ -59,7 +60,7 @@ pub async fn issue(
             state
                 .metrics
                 .token_issued(role_name(params.role), state.tokens.version().prefix());
-            HttpResponse::Ok().json(issued)
+            json(&issued)
         }
         Err(e) => {
             log.line(
@@ -71,6 +72,18 @@ pub async fn issue(
     };
     state.api_log.commit(log);
     response
+}
+
+/// The body as `.json()` writes it, into a buffer of the right size and a static content type.
+fn json(issued: &Issued) -> HttpResponse {
+    let mut body = Vec::with_capacity(issued.token.len() + 64);
+    match serde_json::to_writer(&mut body, issued) {
+        Ok(()) => HttpResponse::Ok()
+            .insert_header((CONTENT_TYPE, HeaderValue::from_static("application/json")))
+            .body(body),
+        // Cannot happen (strings and numbers); actix's own path answers if it ever did.
+        Err(_) => HttpResponse::Ok().json(issued),
+    }
 }
 
 fn build(state: &AppState, params: &token_request::TokenParams) -> Issued {
