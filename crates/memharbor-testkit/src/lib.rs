@@ -76,6 +76,8 @@ pub struct Options {
     pub max_duration: Duration,
     pub join_timeout: Duration,
     pub max_sessions: usize,
+    /// `RECORDER_AUDIO_CUSHION_MS`.
+    pub audio_cushion_ms: u32,
     pub recordings_dir: Option<PathBuf>,
     /// Where the recorder asks for fresh bot tokens.
     pub gateway_url: String,
@@ -93,6 +95,7 @@ impl Default for Options {
             max_duration: Duration::from_secs(3600),
             join_timeout: Duration::from_secs(20),
             max_sessions: 12,
+            audio_cushion_ms: 80,
             recordings_dir: None,
             gateway_url: "http://127.0.0.1:9".into(),
             firebase: None,
@@ -128,6 +131,7 @@ pub fn settings(dir: &Path, recordings: &Path, opts: &Options) -> Settings {
         idle_timeout: opts.idle_timeout,
         max_duration: opts.max_duration,
         join_timeout: opts.join_timeout,
+        audio_cushion_ms: opts.audio_cushion_ms,
         channel_mode: "live".into(),
         client_role: "audience".into(),
         gateway_url: opts.gateway_url.clone(),

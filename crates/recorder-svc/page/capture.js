@@ -9,15 +9,15 @@
 // from the moment its first frame arrived; and position p is mixed only at `start + p + CUSHION_MS`,
 // so frames that come late by less than the cushion are simply waited for. A track whose frames
 // are later than that plays silence for what is missing and the rest of it that much later (never
-// dropped); the page reports those frames as `late-audio`.
+// dropped); when the late frames arrive the page reports how much as `late-audio`.
 //
 // Chunk format (little-endian): u8 version=1, u8 kind (0 mix, 1 speaker), u16 0, u32 uid, u32 seq,
 // u64 frame (timeline position, 48 kHz), u32 frames, then frames × f32 (src/audio/protocol.rs).
 'use strict';
 
 const RATE = 48000;
-/** How long a position waits for late frames before it is mixed (see above). */
-const CUSHION_MS = 80;
+/** How long a position waits for late frames before it is mixed (see above); the page sets it. */
+let CUSHION_MS = 80;
 const TICK_MS = 40;
 const HEADER = 24;
 const LEVEL_EVERY_MS = 500;
@@ -28,7 +28,7 @@ const now = () => performance.timeOrigin + performance.now();
 /**
  * @typedef {{uid: number | string, speaker: boolean, queue: Float32Array[], head: number,
  *   level: number, next: number, ended: boolean, reader: ReadableStreamDefaultReader<AudioData>,
- *   resampler: Resampler | null, stats: {frames: number, late: number, minLevel: number}}} Track
+ *   resampler: Resampler | null, owed: number, stats: {frames: number, late: number, minLevel: number}}} Track
  */
 /** @type {Map<number, Track>} */
 const tracks = new Map();
@@ -43,6 +43,8 @@ const energy = new Map();
 let lastLevels = 0;
 /** @type {{until: number} | null} */
 let stopping = null;
+/** Set once the last audio went out: nothing is mixed after the stop. */
+let stopped = false;
 
 /** @param {string} level @param {string} message */
 function log(level, message) {
@@ -106,6 +108,15 @@ const position = (ms) => Math.round(((ms - start) * RATE) / 1000);
 function arrive(t, pcm) {
   if (start < 0) return; // before recording starts
   if (t.next < 0) t.next = Math.max(mixed, position(now()));
+  if (t.owed > 0) {
+    // Positions went by silent while these frames were on their way: the track now plays that much
+    // later. (A silence of a second or more is a stalled track, not a late one: not reported.)
+    if (t.owed < RATE) {
+      t.stats.late += t.owed;
+      self.postMessage({ type: 'late-audio', uid: t.uid, frames: t.owed });
+    }
+    t.owed = 0;
+  }
   t.queue.push(pcm);
   t.level += pcm.length;
   t.stats.frames += pcm.length;
@@ -137,7 +148,8 @@ async function read(id, t) {
 
 /**
  * Takes `n` samples of `t` for positions starting at `from` into `out` (added), as far as they
- * have arrived; returns how many positions had to stay silent because they had not.
+ * have arrived; returns how many positions had to stay silent because they had not (the
+ * frames, when they come, play that much later: nothing is dropped).
  * @param {Track} t @param {number} from @param {Float32Array} out @param {Float32Array} own the
  * track's own samples (for its speaker stream and level)
  */
@@ -191,11 +203,7 @@ function mixTo(until) {
       }
       const own = new Float32Array(n);
       const from = t.next;
-      const missing = take(t, mixed, mix, own);
-      if (missing > 0) {
-        t.stats.late += missing;
-        self.postMessage({ type: 'late-audio', uid: t.uid, frames: missing });
-      }
+      t.owed += take(t, mixed, mix, own);
       if (t.stats.minLevel < 0 || t.level < t.stats.minLevel) t.stats.minLevel = t.level;
       const skip = Math.max(0, from - mixed); // the track starts with its first frame
       if (t.speaker) emit(1, Number(t.uid), `s${t.uid}`, mixed + skip, own.subarray(skip));
@@ -222,7 +230,7 @@ function finish(id, t) {
 }
 
 function tick() {
-  if (start < 0) return;
+  if (start < 0 || stopped) return;
   const at = now();
   mixTo(position(Math.min(at - CUSHION_MS, stopping ? stopping.until : Infinity)));
   if (at - lastLevels >= LEVEL_EVERY_MS) {
@@ -240,6 +248,7 @@ function tick() {
     mixTo(position(stopping.until));
     for (const [id, t] of tracks) log('debug', `track ${id} of ${t.uid} at stop: ${JSON.stringify(t.stats)}`);
     stopping = null;
+    stopped = true;
     self.postMessage({ type: 'flushed' });
   }
 }
@@ -248,7 +257,13 @@ setInterval(tick, TICK_MS);
 
 self.onmessage = (e) => {
   const m = e.data;
-  if (m.type === 'start') {
+  if (m.type === 'stall') {
+    // A drill (tests): this thread stops for `ms`, as it would on an overloaded box.
+    const until = performance.now() + m.ms;
+    while (performance.now() < until);
+  } else if (m.type === 'cushion') {
+    if (typeof m.ms === 'number' && m.ms >= 0) CUSHION_MS = m.ms;
+  } else if (m.type === 'start') {
     start = m.wallMs;
     mixed = 0;
   } else if (m.type === 'track') {
@@ -263,6 +278,7 @@ self.onmessage = (e) => {
       ended: false,
       reader: m.readable.getReader(),
       resampler: null,
+      owed: 0,
       stats: { frames: 0, late: 0, minLevel: -1 },
     };
     tracks.set(m.id, t);

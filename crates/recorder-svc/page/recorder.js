@@ -118,12 +118,13 @@
     return (err && err.message) || String(e);
   }
 
-  /** @param {{appId: string, channel: string, token: string, uid: number, mode: 'live' | 'rtc', role: 'audience' | 'host', speakers: boolean}} cfg */
+  /** @param {{appId: string, channel: string, token: string, uid: number, mode: 'live' | 'rtc', role: 'audience' | 'host', speakers: boolean, cushionMs: number}} cfg */
   async function join(cfg) {
     try {
       await audioReady;
       if (typeof AgoraRTC === 'undefined') throw Object.assign(new Error('the Agora SDK script did not load'), { code: 'SDK_NOT_LOADED' });
       speakers = cfg.speakers;
+      /** @type {Worker} */ (capture).postMessage({ type: 'cushion', ms: cfg.cushionMs });
       AgoraRTC.setLogLevel(2);
       AgoraRTC.disableLogUpload();
       const c = AgoraRTC.createClient({ mode: cfg.mode, codec: 'vp8' });
@@ -193,6 +194,7 @@
     const m = JSON.parse(e.data);
     if (m.type === 'join') join(m);
     else if (m.type === 'renew-token') renew(m.token);
+    else if (m.type === 'stall-capture' && capture) capture.postMessage({ type: 'stall', ms: m.ms });
     else if (m.type === 'stop') stop();
     else if (m.type === 'leave') leave();
   });

@@ -31,6 +31,8 @@ pub struct Settings {
     pub idle_timeout: Duration,
     pub max_duration: Duration,
     pub join_timeout: Duration,
+    /// How long the page waits for late audio frames before it mixes an instant.
+    pub audio_cushion_ms: u32,
     pub channel_mode: String,
     pub client_role: String,
     pub gateway_url: String,
@@ -117,6 +119,7 @@ struct Raw {
     recorder_idle_timeout_s: Option<String>,
     recorder_max_duration_s: Option<String>,
     recorder_join_timeout_s: Option<String>,
+    recorder_audio_cushion_ms: Option<String>,
     recorder_channel_mode: Option<String>,
     recorder_client_role: Option<String>,
     recorder_gateway_url: Option<String>,
@@ -376,6 +379,13 @@ impl Settings {
                 1,
                 129_600,
             )?),
+            audio_cushion_ms: number(
+                "RECORDER_AUDIO_CUSHION_MS",
+                present(&raw.recorder_audio_cushion_ms),
+                80,
+                0,
+                2000,
+            )?,
             join_timeout: Duration::from_secs(number(
                 "RECORDER_JOIN_TIMEOUT_S",
                 present(&raw.recorder_join_timeout_s),

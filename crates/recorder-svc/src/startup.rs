@@ -199,6 +199,7 @@ impl Application {
                 max_duration: settings.max_duration,
                 channel_mode: settings.channel_mode.clone(),
                 client_role: settings.client_role.clone(),
+                audio_cushion_ms: settings.audio_cushion_ms,
             },
             pool.clone(),
             Arc::clone(&index),

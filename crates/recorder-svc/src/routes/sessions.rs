@@ -120,6 +120,11 @@ pub async fn drill(
     let done = match kind.as_str() {
         "crash-tab" => state.pool.crash_tab(sid).await,
         "kill-browser" => state.pool.kill_browser_of(sid).await,
+        // The capture worker busy for 300 ms, as on an overloaded box.
+        "stall-capture" => state
+            .sessions
+            .get(sid)
+            .is_some_and(|h| h.send(crate::session::SessionCmd::StallCapture { ms: 300 })),
         _ => return Err(RecorderError::RouteNotFound),
     };
     if done {

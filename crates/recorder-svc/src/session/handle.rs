@@ -48,6 +48,10 @@ pub enum SessionCmd {
         reason: &'static str,
     },
     TokenFetched(Result<String, String>),
+    /// A drill: the page's capture worker stops for `ms` (as under a load spike).
+    StallCapture {
+        ms: u32,
+    },
     /// SIGINT: end now, leave repairable files.
     Abort {
         done: oneshot::Sender<()>,

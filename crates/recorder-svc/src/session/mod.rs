@@ -41,6 +41,8 @@ pub struct SessionSettings {
     /// Agora channel mode (`live` or `rtc`) and, in live mode, the bot's role (`audience`).
     pub channel_mode: String,
     pub client_role: String,
+    /// How long the page waits for late audio frames (`RECORDER_AUDIO_CUSHION_MS`).
+    pub audio_cushion_ms: u32,
 }
 
 /// Shared by the manager and every supervisor.

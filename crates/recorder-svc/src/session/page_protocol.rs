@@ -112,9 +112,15 @@ pub enum ToPage {
         mode: String,
         role: String,
         speakers: bool,
+        /// How long the capture worker waits for late frames (`RECORDER_AUDIO_CUSHION_MS`).
+        cushion_ms: u32,
     },
     RenewToken {
         token: String,
+    },
+    /// A drill: block the capture worker for `ms`.
+    StallCapture {
+        ms: u32,
     },
     Stop,
     Leave,

@@ -184,3 +184,60 @@ async fn per_speaker_files_line_up_with_the_mix() {
     let b_file = rec.wav(speakers[1]["filename"].as_str().unwrap());
     assert!(b_file.rms(0.0, 900.0) < 50.0);
 }
+
+/// The capture worker stalls for 300 ms (a drill, as on an overloaded box), longer than its 80 ms
+/// cushion: the page plays silence for what did not arrive in time, reports it as late audio, and
+/// plays those frames afterwards. Every silence inside the voice is accounted for and the voice
+/// goes on to the end: nothing is dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn late_frames_are_reported_and_played_later_never_dropped() {
+    let rec = spawn(Options {
+        scenario: everywhere(vec![tone(1001, 440, 300, 60_000)]),
+        ..Options::default()
+    })
+    .await;
+    let started = rec.start("g1_late_alice", false).await;
+    let sid = started.body["sid"].as_str().unwrap().to_owned();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    rec.drill(&sid, "stall-capture").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (_, status) = rec.get("/status").await;
+    let audio = &status["sessions"][0]["audio"];
+    let late_ms = audio["lateAudioMs"].as_u64().unwrap();
+    // Stalled 300 ms with an 80 ms cushion.
+    assert!((150..=400).contains(&late_ms), "{audio}");
+
+    let (status, body) = rec.stop(json!({"sid": sid})).await;
+    assert_eq!(status, 200, "{body}");
+    let metrics = rec
+        .http
+        .get(format!("{}/metrics", rec.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let counted_ms = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("memharbor_recorder_audio_late_frames_total "))
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap()
+        / 48;
+    assert!(
+        counted_ms >= late_ms,
+        "{counted_ms} ms counted, {late_ms} ms in /status"
+    );
+    let wav = rec.wav(body["filename"].as_str().unwrap());
+    let end = wav.duration_ms();
+    let segments = wav.tone_segments(440.0);
+    // The voice resumes after the silence and lasts to the end.
+    assert!(segments.len() <= 2, "{segments:?}");
+    assert!(segments.last().unwrap().1 >= end - 20.0, "{segments:?}");
+    // Whole 10 ms windows of silence inside the voice: never more than the late audio reported.
+    let silent_ms = wav.dropouts(segments[0].0 + 20.0, end - 20.0).len() as u64 * 10;
+    assert!(
+        silent_ms > 0 && silent_ms <= counted_ms + 10,
+        "{silent_ms} ms silent inside the voice, {counted_ms} ms reported late"
+    );
+}

@@ -238,6 +238,7 @@ impl Supervisor {
             mode: self.ctx.settings.channel_mode.clone(),
             role: self.ctx.settings.client_role.clone(),
             speakers: self.handle.speakers,
+            cushion_ms: self.ctx.settings.audio_cushion_ms,
         }
     }
 
@@ -384,6 +385,7 @@ impl Supervisor {
                 self.send_page(&ToPage::RenewToken { token });
             }
             SessionCmd::TokenFetched(Err(e)) => self.handle.record("token renewal failed", Some(e)),
+            SessionCmd::StallCapture { ms } => self.send_page(&ToPage::StallCapture { ms }),
             SessionCmd::Abort { done } => {
                 if let Some(audio) = self.audio.take() {
                     let _ = tokio::task::spawn_blocking(move || audio.abort()).await;
