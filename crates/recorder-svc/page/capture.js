@@ -106,15 +106,13 @@ const position = (ms) => Math.round(((ms - start) * RATE) / 1000);
 
 /** @param {Track} t @param {Float32Array} pcm */
 function arrive(t, pcm) {
-  if (start < 0) return; // before recording starts
+  if (start < 0 || stopped) return; // before recording starts or after it ended
   if (t.next < 0) t.next = Math.max(mixed, position(now()));
   if (t.owed > 0) {
     // Positions went by silent while these frames were on their way: the track now plays that much
-    // later. (A silence of a second or more is a stalled track, not a late one: not reported.)
-    if (t.owed < RATE) {
-      t.stats.late += t.owed;
-      self.postMessage({ type: 'late-audio', uid: t.uid, frames: t.owed });
-    }
+    // later.
+    t.stats.late += t.owed;
+    self.postMessage({ type: 'late-audio', uid: t.uid, frames: t.owed });
     t.owed = 0;
   }
   t.queue.push(pcm);
@@ -148,8 +146,8 @@ async function read(id, t) {
 
 /**
  * Takes `n` samples of `t` for positions starting at `from` into `out` (added), as far as they
- * have arrived; returns how many positions had to stay silent because they had not (the
- * frames, when they come, play that much later: nothing is dropped).
+ * have arrived; returns the end of what it filled (positions after it stay silent; for a live
+ * track the frames, when they come, play that much later: nothing is dropped).
  * @param {Track} t @param {number} from @param {Float32Array} out @param {Float32Array} own the
  * track's own samples (for its speaker stream and level)
  */
@@ -169,9 +167,8 @@ function take(t, from, out, own) {
       t.head = 0;
     }
   }
-  const missing = t.ended ? 0 : n - i;
   t.next = from + n; // what is missing plays later: nothing is dropped
-  return missing;
+  return i;
 }
 
 /** @param {number} kind @param {number} uid @param {string} key @param {number} frame @param {Float32Array} pcm */
@@ -203,11 +200,14 @@ function mixTo(until) {
       }
       const own = new Float32Array(n);
       const from = t.next;
-      t.owed += take(t, mixed, mix, own);
+      const filled = take(t, mixed, mix, own);
+      if (!t.ended) t.owed += n - filled;
       if (t.stats.minLevel < 0 || t.level < t.stats.minLevel) t.stats.minLevel = t.level;
       const skip = Math.max(0, from - mixed); // the track starts with its first frame
-      if (t.speaker) emit(1, Number(t.uid), `s${t.uid}`, mixed + skip, own.subarray(skip));
-      measure(t.uid, own.subarray(skip));
+      // A track that ended stops where its audio does: a new track of the same uid may follow.
+      const upto = t.ended ? Math.max(skip, filled) : n;
+      if (t.speaker && upto > skip) emit(1, Number(t.uid), `s${t.uid}`, mixed + skip, own.subarray(skip, upto));
+      measure(t.uid, own.subarray(skip, upto));
       if (t.ended && t.level === 0) finish(id, t);
     }
     emit(0, 0, 'm', mixed, mix);
@@ -288,6 +288,10 @@ self.onmessage = (e) => {
     if (t) t.reader.cancel().catch(() => {});
   } else if (m.type === 'stop') {
     // Everything that arrived until now is mixed once the cushion has passed.
+    if (start < 0 || stopped) {
+      self.postMessage({ type: 'flushed' }); // nothing recorded, or already flushed
+      return;
+    }
     stopping = { until: now() };
     setTimeout(tick, CUSHION_MS + 1); // not the next tick: stop answers sooner
   }

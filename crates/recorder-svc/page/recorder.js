@@ -19,6 +19,7 @@
   let client = null;
   let speakers = false;
   let nextTrackId = 0;
+  let cushionMs = 80;
   /** @type {Map<import('agora-rtc-sdk-ng').UID, {id: number, element: HTMLAudioElement}>} */
   const remotes = new Map();
   /** @type {(() => void) | null} */
@@ -79,8 +80,8 @@
     element.srcObject = new MediaStream([mst]);
     element.play().catch((e) => log('warn', `audio element: ${e}`));
     const Processor = /** @type {any} */ (window).MediaStreamTrackProcessor;
-    // Up to 1 s of frames may wait for the worker before the browser drops the oldest.
-    const { readable } = new Processor({ track: mst, maxBufferSize: 100 });
+    // Up to 5 s of frames may wait for the worker before the browser drops the oldest.
+    const { readable } = new Processor({ track: mst, maxBufferSize: 500 });
     const id = ++nextTrackId;
     /** @type {Worker} */ (capture).postMessage(
       { type: 'track', id, uid, speaker: speakers && typeof uid === 'number', readable },
@@ -124,6 +125,7 @@
       await audioReady;
       if (typeof AgoraRTC === 'undefined') throw Object.assign(new Error('the Agora SDK script did not load'), { code: 'SDK_NOT_LOADED' });
       speakers = cfg.speakers;
+      cushionMs = cfg.cushionMs;
       /** @type {Worker} */ (capture).postMessage({ type: 'cushion', ms: cfg.cushionMs });
       AgoraRTC.setLogLevel(2);
       AgoraRTC.disableLogUpload();
@@ -174,7 +176,8 @@
       await new Promise((resolve) => {
         flushed = () => resolve(undefined);
         /** @type {Worker} */ (capture).postMessage({ type: 'stop' });
-        setTimeout(resolve, 1500);
+        // Within the recorder's own wait (3 s) even at the largest cushion (1 s).
+        setTimeout(resolve, cushionMs + 1500);
       });
     }
     send({ type: 'stopped' });

@@ -384,7 +384,7 @@ impl Settings {
                 present(&raw.recorder_audio_cushion_ms),
                 80,
                 0,
-                2000,
+                1000,
             )?,
             join_timeout: Duration::from_secs(number(
                 "RECORDER_JOIN_TIMEOUT_S",

@@ -20,11 +20,11 @@ struct Issued {
     expire_in: u32,
 }
 
-pub async fn issue(req: HttpRequest, payload: web::Payload) -> HttpResponse {
-    // Borrowed, not extracted: `web::Data` would clone (and drop) a shared Arc per request.
-    let Some(state) = req.app_data::<web::Data<AppState>>() else {
-        return HttpResponse::InternalServerError().finish();
-    };
+pub async fn issue(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
     let mut log = state.api_log.entry("TOKEN");
     log.line(
         Level::Info,
@@ -41,7 +41,7 @@ pub async fn issue(req: HttpRequest, payload: web::Payload) -> HttpResponse {
         .and_then(|raw| body::parse_object::<RawTokenRequest>(&raw))
         .and_then(|raw| token_request::parse(&raw))
         .map(|params| {
-            let issued = build(state, &params);
+            let issued = build(&state, &params);
             (params, issued)
         });
 

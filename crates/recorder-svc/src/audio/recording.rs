@@ -24,7 +24,7 @@ use crate::metrics::AudioCounters;
 /// Messages from the session, in page order.
 #[derive(Debug)]
 pub enum AudioMsg {
-    /// A page instance's tap started: `frame` is heard at `wall_ms` (Unix ms).
+    /// A page instance's capture started: its timeline `frame` is the instant `wall_ms` (Unix ms).
     Epoch {
         epoch: u32,
         frame: u64,

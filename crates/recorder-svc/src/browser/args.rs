@@ -28,7 +28,7 @@ const BUILT_IN: &[&str] = &[
     "--no-default-browser-check",
     "--password-store=basic",
     "--metrics-recording-only",
-    // Mutes speakers only; the WebAudio tap still hears everything.
+    // Mutes speakers only; the capture worker still reads every track.
     "--mute-audio",
     "--remote-debugging-port=0",
 ];

@@ -76,7 +76,7 @@ pub enum FromPage {
         #[serde(default)]
         message: Option<String>,
     },
-    /// The taps flushed their last audio (sent before this message).
+    /// The capture worker flushed its last audio (sent before this message).
     Stopped,
     Left,
     /// Each remote user's current level (0–1 RMS), every half second.
