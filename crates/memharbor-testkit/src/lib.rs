@@ -227,6 +227,18 @@ impl TestRecorder {
         .await
     }
 
+    /// The Prometheus text of `/metrics`.
+    pub async fn metrics(&self) -> String {
+        self.http
+            .get(format!("{}/metrics", self.url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     pub async fn drill(&self, sid: &str, kind: &str) {
         let r = self
             .http
@@ -293,4 +305,12 @@ pub fn canned(response: &'static str) -> String {
         }
     });
     format!("http://{addr}")
+}
+
+/// The value of the first metrics line starting with `line_start` (name, labels and a space).
+pub fn metric(text: &str, line_start: &str) -> Option<f64> {
+    text.lines().find_map(|l| {
+        l.strip_prefix(line_start)
+            .and_then(|v| v.trim().parse().ok())
+    })
 }

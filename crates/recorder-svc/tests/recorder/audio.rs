@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::helpers::wav::{TONE_THRESHOLD, best_lag};
-use crate::helpers::{Options, everywhere, spawn, tone};
+use crate::helpers::{Options, everywhere, metric, spawn, tone};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_participants_give_an_exact_16k_mono_wav_with_both_voices_and_no_dropout() {
@@ -209,21 +209,9 @@ async fn late_frames_are_reported_and_played_later_never_dropped() {
 
     let (status, body) = rec.stop(json!({"sid": sid})).await;
     assert_eq!(status, 200, "{body}");
-    let metrics = rec
-        .http
-        .get(format!("{}/metrics", rec.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let counted_ms = metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("memharbor_recorder_audio_late_frames_total "))
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .unwrap()
-        / 48;
+    let metrics = rec.metrics().await;
+    let counted_ms =
+        metric(&metrics, "memharbor_recorder_audio_late_frames_total ").unwrap() as u64 / 48;
     assert!(
         counted_ms >= late_ms,
         "{counted_ms} ms counted, {late_ms} ms in /status"

@@ -6,14 +6,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::helpers::{Options, everywhere, spawn, tone};
-
-fn metric(text: &str, line_start: &str) -> Option<f64> {
-    text.lines().find_map(|l| {
-        l.strip_prefix(line_start)
-            .and_then(|v| v.trim().parse().ok())
-    })
-}
+use crate::helpers::{Options, everywhere, metric, spawn, tone};
 
 /// Pixels of the ops page's level-bar green (#2e7d32) in a PNG screenshot.
 fn meter_pixels(png_path: &std::path::Path) -> usize {
@@ -45,15 +38,7 @@ async fn metrics_and_the_ops_page_show_a_running_session() {
     let started = rec.start("ops_ann_ben", false).await;
     tokio::time::sleep(Duration::from_millis(2500)).await;
 
-    let text = rec
-        .http
-        .get(format!("{}/metrics", rec.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = rec.metrics().await;
     assert_eq!(
         metric(&text, "memharbor_recorder_sessions_active "),
         Some(1.0),
@@ -137,15 +122,7 @@ async fn metrics_and_the_ops_page_show_a_running_session() {
 
     let (code, _) = rec.stop(json!({"sid": started.body["sid"]})).await;
     assert_eq!(code, 200);
-    let text = rec
-        .http
-        .get(format!("{}/metrics", rec.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = rec.metrics().await;
     assert_eq!(
         metric(&text, "memharbor_recorder_sessions_active "),
         Some(0.0)
