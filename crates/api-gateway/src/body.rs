@@ -34,9 +34,7 @@ pub async fn read(req: &HttpRequest, mut payload: web::Payload) -> Result<Bytes,
     if declared.is_some_and(|len| len > MAX_BODY_BYTES as u64) {
         return Err(ApiError::PayloadTooLarge);
     }
-    // A body that comes in one chunk (the usual case) is used as it is, without a copy.
-    let mut first: Option<Bytes> = None;
-    let mut joined: Option<BytesMut> = None;
+    let mut body = BytesMut::with_capacity(declared.map_or(256, |l| l as usize));
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|_| {
             ApiError::bad_request(
@@ -45,25 +43,12 @@ pub async fn read(req: &HttpRequest, mut payload: web::Payload) -> Result<Bytes,
                 "request body could not be read completely; send a complete JSON object",
             )
         })?;
-        let so_far = joined
-            .as_ref()
-            .map_or_else(|| first.as_ref().map_or(0, Bytes::len), BytesMut::len);
-        if so_far + chunk.len() > MAX_BODY_BYTES {
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
             return Err(ApiError::PayloadTooLarge);
         }
-        if let Some(buf) = joined.as_mut() {
-            buf.extend_from_slice(&chunk);
-        } else if let Some(head) = first.take() {
-            let want = declared.map_or(0, |l| l as usize);
-            let mut buf = BytesMut::with_capacity(want.max(head.len() + chunk.len()));
-            buf.extend_from_slice(&head);
-            buf.extend_from_slice(&chunk);
-            joined = Some(buf);
-        } else {
-            first = Some(chunk);
-        }
+        body.extend_from_slice(&chunk);
     }
-    Ok(joined.map_or_else(|| first.unwrap_or_default(), BytesMut::freeze))
+    Ok(body.freeze())
 }
 
 fn not_an_object() -> ApiError {

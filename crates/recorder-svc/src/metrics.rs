@@ -23,7 +23,7 @@ struct ReasonLabels {
 #[derive(Debug, Clone, Default)]
 pub struct AudioCounters {
     pub late: Counter,
-    /// 48 kHz frames of silence a feed played while waiting for late frames.
+    /// 48 kHz frames the page's capture worker mixed as silence because a track's audio was late.
     pub late_frames: Counter,
     pub missing: Counter,
     pub malformed: Counter,

@@ -1,6 +1,6 @@
 //! The recorder page, served on loopback only: the HTML, the recorder script, the capture worker,
-//! the Agora SDK file (`RECORDER_AGORA_SDK`), and the WebSocket each page
-//! streams its audio and events over. Tabs reach it at `http://127.0.0.1:<port>`; nothing else should.
+//! the Agora SDK file (`RECORDER_AGORA_SDK`), and the WebSocket each page streams its audio and
+//! events over. Tabs reach it at `http://127.0.0.1:<port>`; nothing else should.
 
 mod socket;
 
