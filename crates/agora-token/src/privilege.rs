@@ -22,6 +22,14 @@ pub enum Role {
 }
 
 impl Role {
+    /// The role's name, as Agora's SDKs and the token API spell it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Role::Publisher => "publisher",
+            Role::Subscriber => "subscriber",
+        }
+    }
+
     pub const fn privileges(self) -> &'static [Privilege] {
         match self {
             Role::Publisher => &[

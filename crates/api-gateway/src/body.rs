@@ -4,8 +4,8 @@ use actix_web::HttpRequest;
 use actix_web::http::header;
 use actix_web::web::{self, Bytes, BytesMut};
 use futures_util::StreamExt as _;
-use serde::de::DeserializeOwned;
-use serde_json::{Map, Value};
+use serde::Deserialize;
+use serde_json::Value;
 
 use crate::error::ApiError;
 
@@ -60,8 +60,8 @@ fn not_an_object() -> ApiError {
 }
 
 /// Parses a body that must be one JSON object into `T` (a struct of optional fields, so unknown
-/// fields are skipped without being built).
-pub fn parse_object<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+/// fields are skipped without being built; it may borrow strings from `body`).
+pub fn parse_object<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiError> {
     match body.iter().find(|b| !b.is_ascii_whitespace()) {
         None => {
             return Err(ApiError::bad_request(
@@ -88,9 +88,4 @@ fn invalid_json(e: &serde_json::Error) -> ApiError {
         None,
         format!("request body is not valid JSON ({e}); send a JSON object"),
     )
-}
-
-/// Parses a body that must be one JSON object into a map.
-pub fn parse_map(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
-    parse_object(body)
 }

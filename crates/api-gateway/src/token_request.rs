@@ -3,9 +3,9 @@
 
 use agora_token::{Identity, Role, is_valid_channel_name, is_valid_user_account};
 use serde::Deserialize;
-use serde_json::Value;
 
 use crate::error::ApiError;
+use crate::json_field::Field;
 
 /// Longest token lifetime; larger `expire` values are capped to it.
 pub const MAX_EXPIRE_S: u32 = 86_400;
@@ -14,10 +14,10 @@ pub const MAX_EXPIRE_S: u32 = 86_400;
 pub const CHANNEL_ACCEPTS: &str = "channel must be a string of 1-64 characters from a-z A-Z 0-9, \
 space and !#$%&()+-:;<=.>?@[]^_{|}~,";
 
-/// A validated token request.
+/// A validated token request, borrowing the channel from the body.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TokenParams {
-    pub channel: String,
+pub struct TokenParams<'a> {
+    pub channel: &'a str,
     pub identity: Identity,
     pub role: Role,
     /// Effective (capped) lifetime in seconds.
@@ -28,19 +28,24 @@ pub struct TokenParams {
 /// fields are skipped.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-pub struct RawTokenRequest {
-    channel: Option<Value>,
-    uid: Option<Value>,
-    user_account: Option<Value>,
-    role: Option<Value>,
-    expire: Option<Value>,
+pub struct RawTokenRequest<'a> {
+    #[serde(borrow)]
+    channel: Option<Field<'a>>,
+    #[serde(borrow)]
+    uid: Option<Field<'a>>,
+    #[serde(borrow)]
+    user_account: Option<Field<'a>>,
+    #[serde(borrow)]
+    role: Option<Field<'a>>,
+    #[serde(borrow)]
+    expire: Option<Field<'a>>,
 }
 
 /// The `channel` field: required, a valid Agora channel name.
-pub fn channel(value: Option<&Value>) -> Result<&str, ApiError> {
+pub fn channel<'v>(value: Option<&'v Field<'_>>) -> Result<&'v str, ApiError> {
     match value {
         None => Err(ApiError::missing("channel")),
-        Some(Value::String(s)) if is_valid_channel_name(s) => Ok(s),
+        Some(Field::Str(s)) if is_valid_channel_name(s) => Ok(s),
         Some(_) => Err(ApiError::bad_request(
             "invalid_channel",
             Some("channel"),
@@ -49,7 +54,7 @@ pub fn channel(value: Option<&Value>) -> Result<&str, ApiError> {
     }
 }
 
-fn identity(uid: Option<&Value>, user_account: Option<&Value>) -> Result<Identity, ApiError> {
+fn identity(uid: Option<&Field>, user_account: Option<&Field>) -> Result<Identity, ApiError> {
     match (uid, user_account) {
         (Some(_), Some(_)) => Err(ApiError::bad_request(
             "conflicting_fields",
@@ -63,7 +68,7 @@ fn identity(uid: Option<&Value>, user_account: Option<&Value>) -> Result<Identit
         )),
         (Some(uid), None) => match uid.as_u64().and_then(|u| u32::try_from(u).ok()) {
             Some(uid) => Ok(Identity::Uid(uid)),
-            None if uid.is_string() => Err(ApiError::bad_request(
+            None if uid.as_str().is_some() => Err(ApiError::bad_request(
                 "invalid_uid",
                 Some("uid"),
                 "uid must be an integer between 0 and 4294967295, not a string; send string identifiers as user_account",
@@ -74,8 +79,8 @@ fn identity(uid: Option<&Value>, user_account: Option<&Value>) -> Result<Identit
                 "uid must be an integer between 0 and 4294967295",
             )),
         },
-        (None, Some(Value::String(account))) if is_valid_user_account(account) => {
-            Ok(Identity::Account(account.clone()))
+        (None, Some(Field::Str(account))) if is_valid_user_account(account) => {
+            Ok(Identity::Account(account.to_string()))
         }
         (None, Some(_)) => Err(ApiError::bad_request(
             "invalid_user_account",
@@ -85,11 +90,11 @@ fn identity(uid: Option<&Value>, user_account: Option<&Value>) -> Result<Identit
     }
 }
 
-fn role(value: Option<&Value>) -> Result<Role, ApiError> {
-    match value {
+fn role(value: Option<&Field>) -> Result<Role, ApiError> {
+    match value.map(|v| v.as_str()) {
         None => Ok(Role::Subscriber),
-        Some(Value::String(r)) if r == "subscriber" => Ok(Role::Subscriber),
-        Some(Value::String(r)) if r == "publisher" => Ok(Role::Publisher),
+        Some(Some("subscriber")) => Ok(Role::Subscriber),
+        Some(Some("publisher")) => Ok(Role::Publisher),
         Some(_) => Err(ApiError::bad_request(
             "invalid_role",
             Some("role"),
@@ -98,7 +103,7 @@ fn role(value: Option<&Value>) -> Result<Role, ApiError> {
     }
 }
 
-fn expire(value: Option<&Value>) -> Result<u32, ApiError> {
+fn expire(value: Option<&Field>) -> Result<u32, ApiError> {
     let Some(value) = value else {
         return Ok(MAX_EXPIRE_S);
     };
@@ -113,8 +118,8 @@ fn expire(value: Option<&Value>) -> Result<u32, ApiError> {
 }
 
 /// Validates a token request in the order of the spec's table; the first problem wins.
-pub fn parse(raw: &RawTokenRequest) -> Result<TokenParams, ApiError> {
-    let channel = channel(raw.channel.as_ref())?.to_owned();
+pub fn parse<'a>(raw: &'a RawTokenRequest<'_>) -> Result<TokenParams<'a>, ApiError> {
+    let channel = channel(raw.channel.as_ref())?;
     let identity = identity(raw.uid.as_ref(), raw.user_account.as_ref())?;
     let role = role(raw.role.as_ref())?;
     let expire_in = expire(raw.expire.as_ref())?;
@@ -129,11 +134,13 @@ pub fn parse(raw: &RawTokenRequest) -> Result<TokenParams, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
-    fn parse_json(v: Value) -> Result<TokenParams, (String, Option<String>)> {
-        let raw: RawTokenRequest = serde_json::from_value(v).unwrap();
-        parse(&raw).map_err(|e| {
+    /// What `parse` made of `v`: the effective role and lifetime, or the error's code and field.
+    fn parse_json(v: Value) -> Result<(Role, u32), (String, Option<String>)> {
+        let text = v.to_string();
+        let raw: RawTokenRequest = serde_json::from_str(&text).unwrap();
+        parse(&raw).map(|p| (p.role, p.expire_in)).map_err(|e| {
             let body = e.body();
             (body.error.code, body.error.field)
         })
@@ -145,21 +152,22 @@ mod tests {
 
     #[test]
     fn defaults_are_subscriber_and_a_day() {
-        let p = parse_json(json!({"channel": "c", "uid": 1})).unwrap();
-        assert_eq!(p.role, Role::Subscriber);
-        assert_eq!(p.expire_in, 86_400);
+        let (role, expire_in) = parse_json(json!({"channel": "c", "uid": 1})).unwrap();
+        assert_eq!(role, Role::Subscriber);
+        assert_eq!(expire_in, 86_400);
     }
 
     #[test]
     fn expire_is_capped_not_refused() {
         for big in [json!(86_401), json!(u64::MAX), json!(4_294_967_296u64)] {
-            let p = parse_json(json!({"channel": "c", "uid": 1, "expire": big})).unwrap();
-            assert_eq!(p.expire_in, 86_400);
+            let (_, expire_in) =
+                parse_json(json!({"channel": "c", "uid": 1, "expire": big})).unwrap();
+            assert_eq!(expire_in, 86_400);
         }
         assert_eq!(
             parse_json(json!({"channel": "c", "uid": 1, "expire": 1}))
                 .unwrap()
-                .expire_in,
+                .1,
             1
         );
     }
@@ -220,7 +228,7 @@ mod tests {
     #[test]
     fn a_string_uid_points_to_user_account() {
         let raw: RawTokenRequest =
-            serde_json::from_value(json!({"channel": "c", "uid": "alice"})).unwrap();
+            serde_json::from_str(r#"{"channel": "c", "uid": "alice"}"#).unwrap();
         let message = parse(&raw).unwrap_err().body().error.message;
         assert!(message.contains("user_account"), "{message}");
     }

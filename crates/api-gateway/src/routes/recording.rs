@@ -5,12 +5,13 @@ use actix_web::http::header::HeaderValue;
 use actix_web::{HttpRequest, HttpResponse, ResponseError as _, web};
 use memharbor_shared::channel::{CHANNEL_RULE, RecordingChannel};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::api_log::{Entry, Level};
 use crate::client_ip::{ClientIp, client_ip};
 use crate::error::ApiError;
 use crate::gate::REQUEST_ID;
+use crate::json_field::Field;
 use crate::startup::AppState;
 use crate::token_request::CHANNEL_ACCEPTS;
 use crate::{body, bot_token};
@@ -69,7 +70,7 @@ fn outcome_failed(log: &mut Entry, e: &ApiError) {
 }
 
 /// `channel` for start: a valid Agora channel of the form `{groupId}_{user1}_{user2}`.
-fn recording_channel(value: Option<&Value>) -> Result<RecordingChannel, ApiError> {
+fn recording_channel(value: Option<&Field>) -> Result<RecordingChannel, ApiError> {
     let name = crate::token_request::channel(value)?;
     RecordingChannel::parse(name).ok_or_else(|| {
         ApiError::bad_request(
@@ -82,9 +83,11 @@ fn recording_channel(value: Option<&Value>) -> Result<RecordingChannel, ApiError
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-struct StartBody {
-    channel: Option<Value>,
-    speakers: Option<Value>,
+struct StartBody<'a> {
+    #[serde(borrow)]
+    channel: Option<Field<'a>>,
+    #[serde(borrow)]
+    speakers: Option<Field<'a>>,
 }
 
 pub async fn start(
@@ -95,11 +98,12 @@ pub async fn start(
     let raw = body::read(&req, payload).await;
     let data = raw.as_ref().ok().cloned();
     logged(&state, &req, "START", data.as_deref(), async {
-        let parsed: StartBody = body::parse_object(&raw?)?;
+        let raw = raw?;
+        let parsed: StartBody = body::parse_object(&raw)?;
         let channel = recording_channel(parsed.channel.as_ref())?;
         let speakers = match parsed.speakers {
             None => false,
-            Some(Value::Bool(b)) => b,
+            Some(Field::Bool(b)) => b,
             Some(_) => {
                 return Err(ApiError::bad_request(
                     "invalid_speakers",
@@ -131,9 +135,11 @@ pub async fn start(
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-struct StopBody {
-    sid: Option<Value>,
-    channel: Option<Value>,
+struct StopBody<'a> {
+    #[serde(borrow)]
+    sid: Option<Field<'a>>,
+    #[serde(borrow)]
+    channel: Option<Field<'a>>,
 }
 
 pub async fn stop(
@@ -144,7 +150,8 @@ pub async fn stop(
     let raw = body::read(&req, payload).await;
     let data = raw.as_ref().ok().cloned();
     logged(&state, &req, "STOP", data.as_deref(), async {
-        let parsed: StopBody = body::parse_object(&raw?)?;
+        let raw = raw?;
+        let parsed: StopBody = body::parse_object(&raw)?;
         let target = match (parsed.sid, parsed.channel) {
             (Some(_), Some(_)) => {
                 return Err(ApiError::bad_request(
@@ -160,7 +167,7 @@ pub async fn stop(
                     "sid or channel is required",
                 ));
             }
-            (Some(Value::String(sid)), None) => json!({"sid": sid}),
+            (Some(Field::Str(sid)), None) => json!({"sid": sid}),
             (Some(_), None) => {
                 return Err(ApiError::bad_request(
                     "invalid_sid",
@@ -168,7 +175,7 @@ pub async fn stop(
                     "sid must be a string: the sid that start returned",
                 ));
             }
-            (None, Some(Value::String(channel))) => json!({"channel": channel}),
+            (None, Some(Field::Str(channel))) => json!({"channel": channel}),
             (None, Some(_)) => {
                 return Err(ApiError::bad_request(
                     "invalid_channel",

@@ -1,16 +1,15 @@
 //! `POST /api/token`: an Agora RTC token for a channel and a uid or user account.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use actix_web::http::header::{CONTENT_TYPE, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, ResponseError as _, web};
-use agora_token::{Identity, Role, TokenRequest};
+use agora_token::{Identity, TokenRequest};
 use serde::Serialize;
 
-use crate::api_log::Level;
+use crate::api_log::{Entry, Level};
 use crate::client_ip::{ClientIp, client_ip};
+use crate::error::ApiError;
 use crate::startup::AppState;
-use crate::token_request::RawTokenRequest;
+use crate::token_request::{RawTokenRequest, TokenParams};
 use crate::{body, token_request};
 
 #[derive(Serialize)]
@@ -26,52 +25,60 @@ pub async fn issue(
     state: web::Data<AppState>,
 ) -> HttpResponse {
     let mut log = state.api_log.entry("TOKEN");
-    log.line(
-        Level::Info,
-        format_args!(
-            "POST from {}",
-            ClientIp(client_ip(&req, &state.trusted_proxies))
-        ),
-    );
-    let raw = body::read(&req, payload).await;
-    if let Ok(raw) = &raw {
-        log.request_data(raw);
-    }
-    let outcome = raw
-        .and_then(|raw| body::parse_object::<RawTokenRequest>(&raw))
-        .and_then(|raw| token_request::parse(&raw))
-        .map(|params| {
-            let issued = build(&state, &params);
-            (params, issued)
-        });
-
-    let response = match outcome {
-        Ok((params, issued)) => {
-            log.line(
-                Level::Info,
-                format_args!(
-                    "Success: channel={}, {}, role={}, expire_in={}",
-                    params.channel,
-                    IdentityLog(&params.identity),
-                    role_name(params.role),
-                    params.expire_in
-                ),
-            );
-            state
-                .metrics
-                .token_issued(role_name(params.role), state.tokens.version().prefix());
-            json(&issued)
+    let ip = ClientIp(client_ip(&req, &state.trusted_proxies));
+    log.line_with(Level::Info, |out| {
+        out.push_str("POST from ");
+        ip.push_to(out);
+    });
+    let outcome = match body::read(&req, payload).await {
+        Ok(raw) => {
+            log.request_data(&raw);
+            answer(&state, &raw, &mut log)
         }
-        Err(e) => {
-            log.line(
-                Level::Warning,
-                format_args!("Failed: {} ({})", e.code(), e.body().error.message),
-            );
-            e.error_response()
-        }
+        Err(e) => Err(e),
     };
+    let response = outcome.unwrap_or_else(|e| {
+        log.line(
+            Level::Warning,
+            format_args!("Failed: {} ({})", e.code(), e.body().error.message),
+        );
+        e.error_response()
+    });
     state.api_log.commit(log);
     response
+}
+
+/// A read body's answer: validated, signed, counted, and its success line logged.
+fn answer(state: &AppState, raw: &[u8], log: &mut Entry) -> Result<HttpResponse, ApiError> {
+    let request: RawTokenRequest = body::parse_object(raw)?;
+    let params = token_request::parse(&request)?;
+    let issued = build(state, &params, log.unix_secs());
+    log.line_with(Level::Info, |out| success_line(out, &params));
+    state
+        .metrics
+        .token_issued(params.role, state.tokens.version());
+    Ok(json(&issued))
+}
+
+/// `Success: channel=…, uid=… (or user_account=…), role=…, expire_in=…`.
+fn success_line(out: &mut String, params: &TokenParams) {
+    let mut digits = itoa::Buffer::new();
+    out.push_str("Success: channel=");
+    out.push_str(params.channel);
+    match &params.identity {
+        Identity::Uid(uid) => {
+            out.push_str(", uid=");
+            out.push_str(digits.format(*uid));
+        }
+        Identity::Account(account) => {
+            out.push_str(", user_account=");
+            out.push_str(account);
+        }
+    }
+    out.push_str(", role=");
+    out.push_str(params.role.as_str());
+    out.push_str(", expire_in=");
+    out.push_str(digits.format(params.expire_in));
 }
 
 /// The body as `.json()` writes it, into a buffer of the right size and a static content type.
@@ -86,14 +93,12 @@ fn json(issued: &Issued) -> HttpResponse {
     }
 }
 
-fn build(state: &AppState, params: &token_request::TokenParams) -> Issued {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+/// The token, issued at `now` (Unix seconds: the request log's time for this request).
+fn build(state: &AppState, params: &TokenParams, now: u64) -> Issued {
     // Agora timestamps are u32 seconds (good until 2106).
     let issued_at = u32::try_from(now).unwrap_or(u32::MAX);
     let token = state.tokens.build(&TokenRequest {
-        channel: &params.channel,
+        channel: params.channel,
         identity: &params.identity,
         role: params.role,
         issued_at,
@@ -107,20 +112,34 @@ fn build(state: &AppState, params: &token_request::TokenParams) -> Issued {
     }
 }
 
-fn role_name(role: Role) -> &'static str {
-    match role {
-        Role::Publisher => "publisher",
-        Role::Subscriber => "subscriber",
-    }
-}
+#[cfg(test)]
+mod tests {
+    use agora_token::Role;
 
-struct IdentityLog<'a>(&'a Identity);
+    use super::*;
 
-impl std::fmt::Display for IdentityLog<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.0 {
-            Identity::Uid(uid) => write!(f, "uid={uid}"),
-            Identity::Account(account) => write!(f, "user_account={account}"),
-        }
+    #[test]
+    fn success_lines_name_the_uid_or_the_account() {
+        let mut params = TokenParams {
+            channel: "group1_alice_bob",
+            identity: Identity::Uid(4_294_967_295),
+            role: Role::Publisher,
+            expire_in: 86_400,
+        };
+        let mut out = String::new();
+        success_line(&mut out, &params);
+        assert_eq!(
+            out,
+            "Success: channel=group1_alice_bob, uid=4294967295, role=publisher, expire_in=86400"
+        );
+        params.identity = Identity::Account("alice".into());
+        params.role = Role::Subscriber;
+        params.expire_in = 1;
+        out.clear();
+        success_line(&mut out, &params);
+        assert_eq!(
+            out,
+            "Success: channel=group1_alice_bob, user_account=alice, role=subscriber, expire_in=1"
+        );
     }
 }
