@@ -1,11 +1,14 @@
 //! Building the application: bind the listener, assemble shared state, run until stopped.
 
+use std::future::{Ready, ready};
 use std::io;
 use std::net::TcpListener;
+use std::ops::Deref;
+use std::rc::Rc;
 use std::sync::Arc;
 
-use actix_web::dev::Server;
-use actix_web::{App, HttpServer, web};
+use actix_web::dev::{Payload, Server};
+use actix_web::{App, FromRequest, HttpRequest, HttpServer, web};
 use agora_token::RtcTokenBuilder;
 use ipnet::IpNet;
 use secrecy::{ExposeSecret, SecretString};
@@ -16,7 +19,7 @@ use crate::recorder_client::RecorderClient;
 use crate::routes;
 use crate::settings::Settings;
 
-/// What every handler shares. Cheap to clone (one `Arc` inside `web::Data`).
+/// What every handler shares, reached through [`State`].
 #[derive(Debug)]
 pub struct AppState {
     pub tokens: RtcTokenBuilder,
@@ -30,6 +33,45 @@ pub struct AppState {
     /// What the recorder presents on `/internal/*` routes of the gateway.
     pub internal_key: String,
     pub metrics: Arc<crate::metrics::Metrics>,
+}
+
+/// The handlers' extractor for [`AppState`]. Each worker holds its own `Rc` to the one shared
+/// state, so taking it per request is a plain increment: `web::Data`'s atomic count on a cache
+/// line both workers write cost the token route measurably (bench/README.md).
+#[derive(Clone, Debug)]
+pub struct State(
+    #[expect(
+        clippy::redundant_allocation,
+        reason = "the Rc is this worker's own: cloning it per request is not an atomic on a line the other workers write"
+    )]
+    Rc<Arc<AppState>>,
+);
+
+impl State {
+    fn for_worker(state: &Arc<AppState>) -> Self {
+        State(Rc::new(Arc::clone(state)))
+    }
+}
+
+impl Deref for State {
+    type Target = AppState;
+
+    fn deref(&self) -> &AppState {
+        &self.0
+    }
+}
+
+impl FromRequest for State {
+    type Error = actix_web::Error;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        // Registered for every worker in `Application::build`, as `web::Data` would be.
+        ready(req.app_data::<State>().cloned().ok_or_else(|| {
+            tracing::error!("the gateway's state is not registered with the app");
+            actix_web::error::ErrorInternalServerError("state not configured")
+        }))
+    }
 }
 
 /// Why the gateway could not start.
@@ -75,7 +117,7 @@ impl Application {
                 "MEMHARBOR_SECRET_KEY is not set: the recorder's internal API uses the development key; set it in production"
             );
         }
-        let state = web::Data::new(AppState {
+        let state = Arc::new(AppState {
             tokens: RtcTokenBuilder::new(
                 settings.agora.token_version,
                 settings.agora.app_id.clone(),
@@ -100,7 +142,7 @@ impl Application {
         let gate = Gate::new(state.api_keys.clone(), Arc::clone(&state.metrics));
         let mut server = HttpServer::new(move || {
             App::new()
-                .app_data(state.clone())
+                .app_data(State::for_worker(&state))
                 .configure(routes::configure)
                 .default_service(web::to(routes::not_found))
                 .wrap(gate.clone())

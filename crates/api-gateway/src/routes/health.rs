@@ -1,9 +1,9 @@
 //! `GET /api/health`: the gateway is up; the recorder's state is reported, not propagated.
 
-use actix_web::{HttpResponse, web};
+use actix_web::HttpResponse;
 use serde::Serialize;
 
-use crate::startup::AppState;
+use crate::startup::State;
 
 #[derive(Serialize)]
 struct Health {
@@ -12,7 +12,7 @@ struct Health {
     recorder: &'static str,
 }
 
-pub async fn health(state: web::Data<AppState>) -> HttpResponse {
+pub async fn health(state: State) -> HttpResponse {
     let recorder = if state.recorder.is_alive().await {
         "ok"
     } else {

@@ -8,18 +8,14 @@ use serde::Deserialize;
 
 use crate::bot_token;
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::startup::State;
 
 #[derive(Deserialize)]
 pub struct BotTokenRequest {
     channel: String,
 }
 
-pub async fn bot_token(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    body: web::Bytes,
-) -> HttpResponse {
+pub async fn bot_token(req: HttpRequest, state: State, body: web::Bytes) -> HttpResponse {
     let presented = req
         .headers()
         .get(internal_auth::HEADER)

@@ -1,10 +1,10 @@
 //! `GET /metrics`: Prometheus metrics (OpenMetrics text). Outside `/api`: nginx never forwards it.
 
-use actix_web::{HttpResponse, web};
+use actix_web::HttpResponse;
 
-use crate::startup::AppState;
+use crate::startup::State;
 
-pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+pub async fn metrics(state: State) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
         .body(state.metrics.encode())

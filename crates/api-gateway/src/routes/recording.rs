@@ -12,7 +12,7 @@ use crate::client_ip::{ClientIp, client_ip};
 use crate::error::ApiError;
 use crate::gate::REQUEST_ID;
 use crate::json_field::Field;
-use crate::startup::AppState;
+use crate::startup::{AppState, State};
 use crate::token_request::CHANNEL_ACCEPTS;
 use crate::{body, bot_token};
 
@@ -90,11 +90,7 @@ struct StartBody<'a> {
     speakers: Option<Field<'a>>,
 }
 
-pub async fn start(
-    req: HttpRequest,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-) -> HttpResponse {
+pub async fn start(req: HttpRequest, payload: web::Payload, state: State) -> HttpResponse {
     let raw = body::read(&req, payload).await;
     let data = raw.as_ref().ok().cloned();
     logged(&state, &req, "START", data.as_deref(), async {
@@ -142,11 +138,7 @@ struct StopBody<'a> {
     channel: Option<Field<'a>>,
 }
 
-pub async fn stop(
-    req: HttpRequest,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-) -> HttpResponse {
+pub async fn stop(req: HttpRequest, payload: web::Payload, state: State) -> HttpResponse {
     let raw = body::read(&req, payload).await;
     let data = raw.as_ref().ok().cloned();
     logged(&state, &req, "STOP", data.as_deref(), async {
@@ -192,7 +184,7 @@ pub async fn stop(
     .await
 }
 
-pub async fn status(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+pub async fn status(req: HttpRequest, state: State) -> HttpResponse {
     logged(
         &state,
         &req,
@@ -205,7 +197,7 @@ pub async fn status(req: HttpRequest, state: web::Data<AppState>) -> HttpRespons
     .await
 }
 
-pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+pub async fn list(req: HttpRequest, state: State) -> HttpResponse {
     let path = match req.query_string() {
         "" => "/internal/recordings".to_owned(),
         query => format!("/internal/recordings?{query}"),
@@ -220,11 +212,7 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
     .await
 }
 
-pub async fn session(
-    req: HttpRequest,
-    path: web::Path<String>,
-    state: web::Data<AppState>,
-) -> HttpResponse {
+pub async fn session(req: HttpRequest, path: web::Path<String>, state: State) -> HttpResponse {
     let sid = path.into_inner();
     logged(&state, &req, "SESSION", None, async {
         // Anything but a sid is unknown; never forward arbitrary paths.
@@ -242,11 +230,7 @@ pub async fn session(
     .await
 }
 
-pub async fn file(
-    req: HttpRequest,
-    path: web::Path<String>,
-    state: web::Data<AppState>,
-) -> HttpResponse {
+pub async fn file(req: HttpRequest, path: web::Path<String>, state: State) -> HttpResponse {
     let filename = path.into_inner();
     logged(&state, &req, "FILE", None, async {
         let safe = !filename.is_empty()

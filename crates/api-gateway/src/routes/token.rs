@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::api_log::{Entry, Level};
 use crate::client_ip::{ClientIp, client_ip};
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::startup::{AppState, State};
 use crate::token_request::{RawTokenRequest, TokenParams};
 use crate::{body, token_request};
 
@@ -19,11 +19,7 @@ struct Issued {
     expire_in: u32,
 }
 
-pub async fn issue(
-    req: HttpRequest,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-) -> HttpResponse {
+pub async fn issue(req: HttpRequest, payload: web::Payload, state: State) -> HttpResponse {
     let mut log = state.api_log.entry("TOKEN");
     let ip = ClientIp(client_ip(&req, &state.trusted_proxies));
     log.line_with(Level::Info, |out| {
