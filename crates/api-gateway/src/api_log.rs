@@ -29,6 +29,8 @@ const MAX_DATA_BYTES: usize = 1024;
 const BATCH_INTERVAL: Duration = Duration::from_millis(10);
 /// Emptied entry buffers kept per worker thread for reuse, so an entry costs no allocation.
 const SPARE_ENTRIES: usize = 64;
+/// Largest spare buffer kept: a usual entry is ≈ 330 bytes.
+const SPARE_MAX_BYTES: usize = 2048;
 /// A worker's buffer never grows past this (≈ 30,000 entries); beyond it entries are dropped.
 const MAX_BUFFER_BYTES: usize = 8 * 1024 * 1024;
 
@@ -114,7 +116,8 @@ impl ApiLog {
         let mut buf = entry.buf;
         buf.clear();
         SPARE.with_borrow_mut(|spare| {
-            if spare.len() < SPARE_ENTRIES {
+            // A buffer grown by an unusual entry (long escaped request data) is not kept.
+            if buf.capacity() <= SPARE_MAX_BYTES && spare.len() < SPARE_ENTRIES {
                 spare.push(buf);
             }
         });
@@ -178,8 +181,6 @@ pub struct Entry {
     /// `[YYYY-MM-DD HH:MM:SS] ` … up to and including `[TAG] `, shared by every line.
     prefix_end: usize,
     tag: &'static str,
-    /// The entry's time, in seconds since the Unix epoch.
-    unix_secs: u64,
 }
 
 impl Entry {
@@ -187,19 +188,13 @@ impl Entry {
         let mut buf = SPARE
             .with_borrow_mut(Vec::pop)
             .unwrap_or_else(|| String::with_capacity(384));
-        let unix_secs = with_timestamp(|ts| buf.push_str(ts));
+        with_timestamp(|ts| buf.push_str(ts));
         let prefix_end = buf.len();
         Entry {
             buf,
             prefix_end,
             tag,
-            unix_secs,
         }
-    }
-
-    /// When the entry was started (its lines' timestamp), in seconds since the Unix epoch.
-    pub fn unix_secs(&self) -> u64 {
-        self.unix_secs
     }
 
     fn start_line(&mut self, level: Level) {
@@ -287,9 +282,8 @@ thread_local! {
     static SPARE: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
 }
 
-/// `[YYYY-MM-DD HH:MM:SS]` in UTC, formatted at most once per second per thread; returns the
-/// Unix time it stands for.
-fn with_timestamp(f: impl FnOnce(&str)) -> u64 {
+/// `[YYYY-MM-DD HH:MM:SS]` in UTC, formatted at most once per second per thread.
+fn with_timestamp(f: impl FnOnce(&str)) {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
@@ -308,7 +302,6 @@ fn with_timestamp(f: impl FnOnce(&str)) -> u64 {
         }
         f(text);
     });
-    now
 }
 
 #[cfg(test)]

@@ -4,17 +4,18 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
-/// Any JSON value, reduced to what the rules distinguish. JSON `null` is read as an absent
-/// field by `Option<Field>`, so it never appears here.
+/// Any JSON value, reduced to what the rules distinguish. As a field, JSON `null` is read as
+/// absent by `Option<Field>`; inside an array or object it is `Other`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Field<'a> {
     Str(Cow<'a, str>),
     /// A non-negative integer that fits in a `u64`.
     Uint(u64),
     Bool(bool),
-    /// Anything else: a negative or fractional number, an array, an object.
+    /// Anything else: a negative, fractional or larger number, `null` inside an array or object,
+    /// an array, an object.
     Other,
 }
 
@@ -82,12 +83,14 @@ impl<'de> Visitor<'de> for FieldVisitor {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        // Read as fields, not skipped: serde_json checks what it skips less strictly (UTF-8,
+        // number range, depth), and malformed JSON must stay `invalid_json` wherever it is.
+        while seq.next_element::<Field>()?.is_some() {}
         Ok(Field::Other)
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        while map.next_entry::<Field, Field>()?.is_some() {}
         Ok(Field::Other)
     }
 }
@@ -125,5 +128,20 @@ mod tests {
         assert_eq!(field(r#"{"f": true}"#), Some(Field::Bool(true)));
         assert_eq!(field(r#"{"f": [1, [2], {"a": 3}]}"#), Some(Field::Other));
         assert_eq!(field(r#"{"f": {"a": [1, 2]}}"#), Some(Field::Other));
+    }
+
+    #[test]
+    fn malformed_json_inside_a_field_is_still_malformed() {
+        let deep = format!(r#"{{"f": {}{}}}"#, "[".repeat(200), "]".repeat(200));
+        for bad in [
+            r#"{"f": ["\ud800"]}"#.to_owned(),
+            r#"{"f": [1e999]}"#.to_owned(),
+            r#"{"f": {"a": "\ud800"}}"#.to_owned(),
+            deep,
+        ] {
+            assert!(serde_json::from_str::<Body<'_>>(&bad).is_err(), "{bad}");
+        }
+        let raw = b"{\"f\": [\"\xff\"]}";
+        assert!(serde_json::from_slice::<Body<'_>>(raw).is_err());
     }
 }

@@ -13,7 +13,7 @@ use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, NoLabelSet}
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+#[derive(Debug, EncodeLabelSet)]
 struct TokenLabels {
     role: &'static str,
     version: &'static str,
@@ -32,6 +32,7 @@ pub struct Metrics {
     http: HttpMetrics,
     tokens: Arc<PerThread<TokenCounts>>,
 }
+
 /// The route a path belongs to, as a fixed label (unknown paths share one, so clients cannot blow
 /// up the metrics' cardinality).
 pub fn route_of(path: &str) -> &'static str {
@@ -107,7 +108,7 @@ impl Collector for TokensIssued {
         let threads = self.0.all();
         let mut family = encoder.encode_descriptor(
             "memharbor_gateway_tokens_issued",
-            "Agora tokens issued, by role and token version",
+            "Agora tokens issued, by role and token version.",
             None,
             MetricType::Counter,
         )?;

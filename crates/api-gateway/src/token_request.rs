@@ -80,7 +80,7 @@ fn identity(uid: Option<&Field>, user_account: Option<&Field>) -> Result<Identit
             )),
         },
         (None, Some(Field::Str(account))) if is_valid_user_account(account) => {
-            Ok(Identity::Account(account.to_string()))
+            Ok(Identity::Account(String::from(&**account)))
         }
         (None, Some(_)) => Err(ApiError::bad_request(
             "invalid_user_account",

@@ -1,5 +1,7 @@
 //! `POST /api/token`: an Agora RTC token for a channel and a uid or user account.
 
+use std::time::{SystemTime, UNIX_EPOCH};
+
 use actix_web::http::header::{CONTENT_TYPE, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, ResponseError as _, web};
 use agora_token::{Identity, TokenRequest};
@@ -48,7 +50,7 @@ pub async fn issue(req: HttpRequest, payload: web::Payload, state: State) -> Htt
 fn answer(state: &AppState, raw: &[u8], log: &mut Entry) -> Result<HttpResponse, ApiError> {
     let request: RawTokenRequest = body::parse_object(raw)?;
     let params = token_request::parse(&request)?;
-    let issued = build(state, &params, log.unix_secs());
+    let issued = build(state, &params);
     log.line_with(Level::Info, |out| success_line(out, &params));
     state
         .metrics
@@ -89,8 +91,11 @@ fn json(issued: &Issued) -> HttpResponse {
     }
 }
 
-/// The token, issued at `now` (Unix seconds: the request log's time for this request).
-fn build(state: &AppState, params: &TokenParams, now: u64) -> Issued {
+/// The token, issued now: after the body has arrived, however slowly it was sent.
+fn build(state: &AppState, params: &TokenParams) -> Issued {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     // Agora timestamps are u32 seconds (good until 2106).
     let issued_at = u32::try_from(now).unwrap_or(u32::MAX);
     let token = state.tokens.build(&TokenRequest {
