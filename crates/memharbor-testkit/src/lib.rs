@@ -177,8 +177,33 @@ pub async fn json_of(response: reqwest::Response) -> (u16, Value) {
 
 pub struct Started {
     pub body: Value,
+    /// When the start request was sent.
+    pub sent: Instant,
     /// When the start answer arrived.
     pub at: Instant,
+}
+
+impl Started {
+    /// Asserts that a file of `file_ms` lasts as long as the session did, as a client can tell:
+    /// recording began between the start request and its answer, and ended between `stop_sent`
+    /// and `stop_answered`. The bounds hold however loaded the machine is; the slack covers
+    /// rounding to 16 kHz samples and the two clocks' reads.
+    #[track_caller]
+    pub fn assert_lasts_as_long(
+        &self,
+        file_ms: f64,
+        stop_sent: Instant,
+        stop_answered: Instant,
+        what: &str,
+    ) {
+        let shortest = (stop_sent - self.at).as_secs_f64() * 1000.0;
+        let longest = (stop_answered - self.sent).as_secs_f64() * 1000.0;
+        let slack = longest * 0.001 + 5.0;
+        assert!(
+            file_ms >= shortest - slack && file_ms <= longest + slack,
+            "{what}: the file lasts {file_ms} ms; the session lasted between {shortest} and {longest} ms"
+        );
+    }
 }
 
 impl TestRecorder {
@@ -196,10 +221,12 @@ impl TestRecorder {
     }
 
     pub async fn start(&self, channel: &str, speakers: bool) -> Started {
+        let sent = Instant::now();
         let (status, body) = self.start_raw(channel, speakers).await;
         assert_eq!(status, 200, "start {channel}: {body}");
         Started {
             body,
+            sent,
             at: Instant::now(),
         }
     }
