@@ -1,6 +1,7 @@
 //! Each request's lines are appended to a buffer owned by the worker thread that served it (an
 //! uncontended lock, no allocation, no cross-thread hand-off per request). A writer thread swaps
-//! every buffer out each 10 ms, writes the batch and flushes once. Handlers never wait on disk;
+//! every buffer out each 10 ms while requests come (backing off to 200 ms when idle), writes the
+//! batch and flushes once. Handlers never wait on disk;
 //! a request's lines stay together, and entries from different workers interleave per batch. If the
 //! writer falls far behind (a stuck disk), new entries are dropped and counted, never blocking.
 //! (A channel message per request cost ~15% of the token endpoint's throughput: bench/README.md.)
@@ -27,6 +28,10 @@ const MAX_DATA_BYTES: usize = 1024;
 /// Short, so that a worker's buffer stays small enough for its core's cache under full load
 /// (≈ 0.2 MB at 65 k req/s per worker, against ≈ 1 MB at the earlier 50 ms; bench/README.md).
 const BATCH_INTERVAL: Duration = Duration::from_millis(10);
+/// While sweeps find nothing the interval doubles up to this, so an idle gateway's writer wakes
+/// 5 times a second instead of 100; the first sweep that finds lines returns it to
+/// [`BATCH_INTERVAL`].
+const IDLE_INTERVAL: Duration = Duration::from_millis(200);
 /// Emptied entry buffers kept per worker thread for reuse, so an entry costs no allocation.
 const SPARE_ENTRIES: usize = 64;
 /// Largest spare buffer kept: a usual entry is ≈ 330 bytes.
@@ -129,12 +134,15 @@ impl ApiLog {
     }
 }
 
-/// The writer thread: every [`BATCH_INTERVAL`], swap out each worker's buffer, write, flush once.
+/// The writer thread: every [`BATCH_INTERVAL`] (up to [`IDLE_INTERVAL`] when idle), swap out
+/// each worker's buffer, write, flush once.
 fn write_batches(shared: &Shared, mut out: BufWriter<File>) {
     let mut batch = String::new();
+    let mut interval = BATCH_INTERVAL;
     loop {
         let stopping = shared.stop.load(Ordering::Acquire);
         let shards = shared.shards.all();
+        let mut found = false;
         let mut wrote = false;
         for shard in shards {
             batch.clear();
@@ -143,6 +151,7 @@ fn write_batches(shared: &Shared, mut out: BufWriter<File>) {
                 &mut *shard.pending.lock().unwrap_or_else(PoisonError::into_inner),
             );
             if !batch.is_empty() {
+                found = true;
                 wrote |= out.write_all(batch.as_bytes()).is_ok();
             }
         }
@@ -152,7 +161,12 @@ fn write_batches(shared: &Shared, mut out: BufWriter<File>) {
         if stopping {
             return;
         }
-        std::thread::park_timeout(BATCH_INTERVAL);
+        interval = if found {
+            BATCH_INTERVAL
+        } else {
+            (interval * 2).min(IDLE_INTERVAL)
+        };
+        std::thread::park_timeout(interval);
     }
 }
 
