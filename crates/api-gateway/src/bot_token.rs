@@ -1,9 +1,9 @@
 //! The recording bot's Agora token: minted here (the gateway holds the App Certificate), never in
 //! the recorder. Subscriber role, the bot's uid, valid an hour past the longest recording.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use agora_token::{Identity, Role, RtcTokenBuilder};
 
-use agora_token::{Identity, Role, RtcTokenBuilder, TokenRequest};
+use crate::issue::issue_now;
 
 /// Extra validity beyond `RECORDER_MAX_DURATION_S`.
 pub const MARGIN_S: u32 = 3600;
@@ -15,18 +15,14 @@ pub fn mint(
     max_duration_s: u32,
     channel: &str,
 ) -> (String, u32) {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
     let expire = max_duration_s.saturating_add(MARGIN_S);
-    let token = tokens.build(&TokenRequest {
+    let (token, _) = issue_now(
+        tokens,
         channel,
-        identity: &Identity::Uid(uid),
-        role: Role::Subscriber,
-        issued_at: u32::try_from(now).unwrap_or(u32::MAX),
+        &Identity::Uid(uid),
+        Role::Subscriber,
         expire,
-        salt: rand::random_range(1..=99_999_999),
-    });
+    );
     (token, expire)
 }
 

@@ -9,6 +9,7 @@ pub mod bot_token;
 pub mod client_ip;
 pub mod error;
 pub mod gate;
+pub mod issue;
 pub mod json_field;
 pub mod metrics;
 pub mod recorder_client;

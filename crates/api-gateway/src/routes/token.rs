@@ -1,15 +1,14 @@
 //! `POST /api/token`: an Agora RTC token for a channel and a uid or user account.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use actix_web::http::header::{CONTENT_TYPE, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, ResponseError as _, web};
-use agora_token::{Identity, TokenRequest};
+use agora_token::Identity;
 use serde::Serialize;
 
 use crate::api_log::{Entry, Level};
 use crate::client_ip::{ClientIp, client_ip};
 use crate::error::ApiError;
+use crate::issue::issue_now;
 use crate::startup::{AppState, State};
 use crate::token_request::{RawTokenRequest, TokenParams};
 use crate::{body, token_request};
@@ -93,19 +92,13 @@ fn json(issued: &Issued) -> HttpResponse {
 
 /// The token, issued now: after the body has arrived, however slowly it was sent.
 fn build(state: &AppState, params: &TokenParams) -> Issued {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    // Agora timestamps are u32 seconds (good until 2106).
-    let issued_at = u32::try_from(now).unwrap_or(u32::MAX);
-    let token = state.tokens.build(&TokenRequest {
-        channel: params.channel,
-        identity: &params.identity,
-        role: params.role,
-        issued_at,
-        expire: params.expire_in,
-        salt: rand::random_range(1..=99_999_999),
-    });
+    let (token, now) = issue_now(
+        &state.tokens,
+        params.channel,
+        &params.identity,
+        params.role,
+        params.expire_in,
+    );
     Issued {
         token,
         expire_at: now + u64::from(params.expire_in),
