@@ -30,16 +30,18 @@ setup-bench:
 sdk:
 	@scripts/fetch-agora-sdk.sh
 
-# A local .env with working placeholder credentials, made once from .env.example.
+# A local .env with working placeholder credentials, made once from .env.example, and a random
+# MEMHARBOR_SECRET_KEY (added to an existing .env that has none).
 .env:
 	@cp .env.example .env
 	@echo "created .env from .env.example (placeholder Agora credentials; edit it for a real project)"
 
 env: .env
+	@scripts/ensure-secret.sh .env
 
 ## Run --------------------------------------------------------------------------------------
 
-run: setup-run sdk .env
+run: setup-run sdk env
 	@scripts/run.sh
 
 demo: setup-test sdk

@@ -9,6 +9,7 @@ OUT=${DEMO_DIR:-$ROOT/demo}
 GW=127.0.0.1:18801
 REC=127.0.0.1:18802
 rm -rf "$OUT" && mkdir -p "$OUT"
+SECRET=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
@@ -31,13 +32,13 @@ AgoraRTC.__standin.configure({"channels": {"*": {"participants": [
 JS
 } > "$OUT/agora-standin-demo.js"
 
-env -i PATH="$PATH" HOME="${HOME:-/tmp}" MEMHARBOR_SECRET_KEY=demo-secret \
+env -i PATH="$PATH" HOME="${HOME:-/tmp}" MEMHARBOR_SECRET_KEY="$SECRET" \
   RECORDER_HTTP_ADDR=$REC RECORDER_RECORDINGS_DIR="$OUT/recordings" \
   RECORDER_AGORA_SDK="$OUT/agora-standin-demo.js" RECORDER_GATEWAY_URL=http://$GW \
   RECORDER_CHROMIUM_EXTRA_ARGS="--allow-loopback-in-peer-connection --disable-features=WebRtcHideLocalIpsWithMdns --use-fake-ui-for-media-stream --use-fake-device-for-media-stream" \
   target/debug/recorder-svc > "$OUT/recorder.log" 2>&1 &
 pids+=($!)
-env -i PATH="$PATH" MEMHARBOR_SECRET_KEY=demo-secret MEMHARBOR_HTTP_ADDR=$GW MEMHARBOR_LOG_DIR="$OUT/logs" \
+env -i PATH="$PATH" MEMHARBOR_SECRET_KEY="$SECRET" MEMHARBOR_HTTP_ADDR=$GW MEMHARBOR_LOG_DIR="$OUT/logs" \
   AGORA_APP_ID=0123456789abcdef0123456789abcdef AGORA_APP_CERT=fedcba9876543210fedcba9876543210 \
   RECORDER_URL=http://$REC target/debug/api-gateway > "$OUT/gateway.log" 2>&1 &
 pids+=($!)

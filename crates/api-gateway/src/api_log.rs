@@ -75,14 +75,86 @@ impl Drop for ApiLogGuard {
     }
 }
 
-impl ApiLog {
-    /// Opens (appends to) `dir/api.log`, creating `dir` if needed, and starts the writer thread.
-    pub fn open(dir: &Path) -> io::Result<(ApiLog, ApiLogGuard)> {
-        fs::create_dir_all(dir)?;
+/// When `api.log` is rotated, as Python's `RotatingFileHandler` does: past `max_bytes` it becomes
+/// `api.log.1` (the older ones shift to `.2` … `.{keep}`, the oldest is dropped) and a new
+/// `api.log` begins. `max_bytes == 0` never rotates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rotation {
+    pub max_bytes: u64,
+    pub keep: u32,
+}
+
+impl Default for Rotation {
+    fn default() -> Self {
+        Self {
+            max_bytes: 100 * 1024 * 1024,
+            keep: 5,
+        }
+    }
+}
+
+/// The open log file and how much it holds.
+struct LogFile {
+    dir: std::path::PathBuf,
+    rotation: Rotation,
+    out: BufWriter<File>,
+    size: u64,
+}
+
+impl LogFile {
+    fn open(dir: &Path, rotation: Rotation) -> io::Result<Self> {
         let file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(dir.join(FILE_NAME))?;
+        let size = file.metadata()?.len();
+        Ok(Self {
+            dir: dir.to_owned(),
+            rotation,
+            out: BufWriter::with_capacity(256 * 1024, file),
+            size,
+        })
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> bool {
+        let ok = self.out.write_all(bytes).is_ok();
+        self.size += bytes.len() as u64;
+        ok
+    }
+
+    /// Flushes, and rotates if the file has grown past its bound.
+    fn flush(&mut self) {
+        let _ = self.out.flush();
+        if self.rotation.max_bytes > 0
+            && self.size >= self.rotation.max_bytes
+            && let Err(e) = self.rotate()
+        {
+            tracing::warn!(error = %e, "cannot rotate api.log; it keeps growing");
+        }
+    }
+
+    fn rotate(&mut self) -> io::Result<()> {
+        let name = |n: u32| self.dir.join(format!("{FILE_NAME}.{n}"));
+        let keep = self.rotation.keep;
+        if keep == 0 {
+            fs::remove_file(self.dir.join(FILE_NAME))?;
+        } else {
+            let _ = fs::remove_file(name(keep));
+            for n in (1..keep).rev() {
+                let _ = fs::rename(name(n), name(n + 1));
+            }
+            fs::rename(self.dir.join(FILE_NAME), name(1))?;
+        }
+        *self = Self::open(&self.dir, self.rotation)?;
+        Ok(())
+    }
+}
+
+impl ApiLog {
+    /// Opens (appends to) `dir/api.log`, creating `dir` if needed, and starts the writer thread.
+    pub fn open(dir: &Path, rotation: Rotation) -> io::Result<(ApiLog, ApiLogGuard)> {
+        fs::create_dir_all(dir)?;
+        let file = LogFile::open(dir, rotation)?;
         let shared = Arc::new(Shared {
             shards: PerThread::default(),
             dropped: AtomicUsize::new(0),
@@ -91,9 +163,7 @@ impl ApiLog {
         let writer_shared = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name("api-log-writer".into())
-            .spawn(move || {
-                write_batches(&writer_shared, BufWriter::with_capacity(256 * 1024, file))
-            })?;
+            .spawn(move || write_batches(&writer_shared, file))?;
         let guard = ApiLogGuard {
             shared: Arc::clone(&shared),
             thread: Some(thread),
@@ -136,7 +206,7 @@ impl ApiLog {
 
 /// The writer thread: every [`BATCH_INTERVAL`] (up to [`IDLE_INTERVAL`] when idle), swap out
 /// each worker's buffer, write, flush once.
-fn write_batches(shared: &Shared, mut out: BufWriter<File>) {
+fn write_batches(shared: &Shared, mut out: LogFile) {
     let mut batch = String::new();
     let mut interval = BATCH_INTERVAL;
     loop {
@@ -152,11 +222,11 @@ fn write_batches(shared: &Shared, mut out: BufWriter<File>) {
             );
             if !batch.is_empty() {
                 found = true;
-                wrote |= out.write_all(batch.as_bytes()).is_ok();
+                wrote |= out.write(batch.as_bytes());
             }
         }
         if wrote {
-            let _ = out.flush();
+            out.flush();
         }
         if stopping {
             return;
@@ -339,6 +409,29 @@ mod tests {
             "{}",
             lines[1]
         );
+    }
+
+    #[test]
+    fn the_log_rotates_past_its_bound_and_keeps_that_many_old_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let rotation = Rotation {
+            max_bytes: 1000,
+            keep: 2,
+        };
+        {
+            let (log, _guard) = ApiLog::open(dir.path(), rotation).unwrap();
+            for _ in 0..12 {
+                let mut entry = log.entry("TOKEN");
+                entry.line(Level::Info, format_args!("{}", "x".repeat(200)));
+                log.commit(entry);
+                std::thread::sleep(Duration::from_millis(25));
+            }
+        }
+        let size = |name: &str| fs::metadata(dir.path().join(name)).map(|m| m.len());
+        assert!(size("api.log.1").unwrap() >= 1000);
+        assert!(size("api.log.2").unwrap() >= 1000);
+        assert!(size("api.log.3").is_err(), "only `keep` old files stay");
+        assert!(size("api.log").unwrap() < 2000);
     }
 
     #[test]

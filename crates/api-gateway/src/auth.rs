@@ -1,12 +1,20 @@
-//! Optional API keys: with `MEMHARBOR_API_KEYS` set, every `/api/*` route but health and the OpenAPI
-//! document needs `Authorization: Bearer <key>`, compared in constant time. The check runs in
-//! [`crate::gate`].
+//! Optional API keys: with `MEMHARBOR_API_KEYS` set, every route but a short list of open ones
+//! needs `Authorization: Bearer <key>`, compared in constant time. The check runs in
+//! [`crate::gate`], on the path as the router matches it (percent-decoded), so `/%61pi/token` is
+//! `/api/token` to the check exactly as it is to the router.
 
 use secrecy::{ExposeSecret, SecretString};
 use subtle::ConstantTimeEq;
 
-/// Routes anyone may call.
-const OPEN_PATHS: [&str; 2] = ["/api/health", "/api/openapi.json"];
+/// Routes anyone may call: health and the API document; `/metrics` (never forwarded by nginx or
+/// the Ingress); `/internal/bot-token`, which checks the recorder's internal key itself. Every
+/// other path, known or not, needs a key (deny by default).
+const OPEN_PATHS: [&str; 4] = [
+    "/api/health",
+    "/api/openapi.json",
+    "/metrics",
+    "/internal/bot-token",
+];
 
 /// True if `header` is `Bearer <k>` for one of `keys`. Every key is compared, so timing does not
 /// reveal which one matched.
@@ -24,9 +32,11 @@ pub fn bearer_matches(header: Option<&str>, keys: &[SecretString]) -> bool {
     })
 }
 
-/// True if `path` needs a key when keys are configured: every `/api/*` route but the open ones.
-pub fn needs_key(path: &str) -> bool {
-    path.starts_with("/api/") && !OPEN_PATHS.contains(&path)
+/// True if `routed_path` needs a key when keys are configured: everything but the open routes.
+/// `routed_path` must be the path the router matches (`req.match_info().as_str()`: percent-decoded
+/// except `%2F`, `%25` and `%2B`), never the raw request path.
+pub fn needs_key(routed_path: &str) -> bool {
+    !OPEN_PATHS.contains(&routed_path)
 }
 
 #[cfg(test)]
@@ -45,5 +55,24 @@ mod tests {
         assert!(!bearer_matches(Some("Basic k1"), &keys));
         assert!(!bearer_matches(Some("k1"), &keys));
         assert!(!bearer_matches(None, &keys));
+    }
+
+    #[test]
+    fn only_the_open_routes_are_open() {
+        for open in OPEN_PATHS {
+            assert!(!needs_key(open));
+        }
+        for closed in [
+            "/api/token",
+            "/api/health/",
+            "/api//health",
+            "/API/health",
+            "/api/recording/list",
+            "/anything",
+            "",
+            "/",
+        ] {
+            assert!(needs_key(closed), "{closed}");
+        }
     }
 }

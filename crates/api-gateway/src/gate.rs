@@ -88,7 +88,11 @@ where
     fn call(&self, mut req: ServiceRequest) -> Self::Future {
         let started = Instant::now();
         let (id, generated) = request_id(&req);
-        let route = route_of(req.path());
+        // What the router will match: percent-decoded. Checking the raw path would let
+        // `/%61pi/token` reach `/api/token` unchecked.
+        let routed_path = req.match_info().as_str();
+        let route = route_of(routed_path);
+        let needs_key = auth::needs_key(routed_path);
         // Only the recorder proxy forwards the id upstream (routes/recording.rs).
         if generated && route.starts_with("/api/recording/") {
             req.headers_mut().insert(REQUEST_ID, id.clone());
@@ -97,7 +101,7 @@ where
         let metrics = Rc::clone(&self.metrics);
         let keys = &self.keys;
         let denied = !keys.is_empty()
-            && auth::needs_key(req.path())
+            && needs_key
             && !auth::bearer_matches(
                 req.headers()
                     .get(AUTHORIZATION)

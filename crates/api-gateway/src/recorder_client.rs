@@ -14,6 +14,16 @@ use memharbor_shared::internal_auth;
 
 use crate::error::ApiError;
 
+/// What `/api/health` reports of the recorder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecorderHealth {
+    Ok,
+    Unreachable,
+    /// It answers, but refuses the gateway's internal key: the two services do not share
+    /// `MEMHARBOR_SECRET_KEY`.
+    KeyRefused,
+}
+
 /// Calls that only read the recorder's state get this long at most.
 const QUICK_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -45,14 +55,22 @@ impl RecorderClient {
         })
     }
 
-    /// True if the recorder answers `/livez` within a second.
-    pub async fn is_alive(&self) -> bool {
-        self.http
-            .get(format!("{}/livez", self.base))
+    /// Whether the recorder answers an authenticated call (`/internal/ping`) within a second: a
+    /// recorder that runs but refuses the gateway's key is as useless as one that is down, and
+    /// `/api/health` says which.
+    pub async fn health(&self) -> RecorderHealth {
+        let answer = self
+            .http
+            .get(format!("{}/internal/ping", self.base))
+            .header(internal_auth::HEADER, &self.key)
             .timeout(Duration::from_secs(1))
             .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
+            .await;
+        match answer {
+            Ok(r) if r.status().is_success() => RecorderHealth::Ok,
+            Ok(r) if matches!(r.status().as_u16(), 401 | 403) => RecorderHealth::KeyRefused,
+            _ => RecorderHealth::Unreachable,
+        }
     }
 
     fn request(
@@ -202,12 +220,22 @@ fn bad_upstream(cause: String) -> ApiError {
     }
 }
 
-/// The recorder's error answer as a public error.
+/// The recorder's error answer as a public error. A 401/403 is never the client's fault (the
+/// recorder only checks the gateway's internal key): it is a 502 that names the misconfiguration,
+/// not a 401 the client would read as its own key failing.
 fn error_from(
     status: reqwest::StatusCode,
     retry_after: Option<reqwest::header::HeaderValue>,
     body: Bytes,
 ) -> ApiError {
+    if matches!(status.as_u16(), 401 | 403) {
+        return ApiError::Upstream {
+            status: StatusCode::BAD_GATEWAY,
+            code: "recorder_auth_failed",
+            message: "the recorder refused the gateway's credentials: the service is misconfigured (its operator must give the gateway and the recorder the same MEMHARBOR_SECRET_KEY)",
+            cause: format!("recorder answered {status}"),
+        };
+    }
     match serde_json::from_slice::<ErrorBody>(&body) {
         Ok(body) if status.is_client_error() || status.is_server_error() => {
             let status = match status.as_u16() {

@@ -22,11 +22,11 @@ pub struct Settings {
     pub agora: AgoraSettings,
     /// Accepted `Authorization: Bearer` keys; empty = no API keys required.
     pub api_keys: Vec<SecretString>,
-    /// Shared with the recorder; the internal API key is derived from it.
+    /// Shared with the recorder; the internal API key is derived from it. Required.
     pub secret_key: SecretString,
-    /// True when `MEMHARBOR_SECRET_KEY` was not set and the development secret is in use.
-    pub secret_key_is_default: bool,
     pub log_dir: PathBuf,
+    /// When `api.log` rotates (`MEMHARBOR_LOG_MAX_MB`, `MEMHARBOR_LOG_KEEP`).
+    pub log_rotation: crate::api_log::Rotation,
     /// Peers whose `X-Real-IP` / `X-Forwarded-For` are believed (nginx).
     pub trusted_proxies: Vec<IpNet>,
     pub recorder: RecorderSettings,
@@ -93,6 +93,8 @@ struct Raw {
     memharbor_token_version: Option<String>,
     memharbor_api_keys: Option<String>,
     memharbor_log_dir: Option<String>,
+    memharbor_log_max_mb: Option<String>,
+    memharbor_log_keep: Option<String>,
     memharbor_log_format: Option<String>,
     memharbor_trusted_proxies: Option<String>,
     recorder_url: Option<String>,
@@ -200,12 +202,18 @@ impl Settings {
                     .collect()
             })
             .unwrap_or_default();
-        let (secret_key, secret_key_is_default) = match present(&raw.memharbor_secret_key) {
-            Some(v) => (SecretString::from(v.to_owned()), false),
-            None => (
-                SecretString::from(memharbor_shared::internal_auth::DEVELOPMENT_SECRET.to_owned()),
-                true,
-            ),
+        let secret_key = match present(&raw.memharbor_secret_key) {
+            Some(v) => {
+                memharbor_shared::internal_auth::check_secret(v)
+                    .map_err(|problem| err("MEMHARBOR_SECRET_KEY", problem))?;
+                SecretString::from(v.to_owned())
+            }
+            None => {
+                return Err(err(
+                    "MEMHARBOR_SECRET_KEY",
+                    "is missing: set the same random value (at least 32 bytes) for the gateway and the recorder; `make env` writes one into .env",
+                ));
+            }
         };
         let trusted_proxies = present(&raw.memharbor_trusted_proxies)
             .unwrap_or(DEFAULT_TRUSTED_PROXIES)
@@ -284,8 +292,22 @@ impl Settings {
             },
             api_keys,
             secret_key,
-            secret_key_is_default,
             log_dir: PathBuf::from(present(&raw.memharbor_log_dir).unwrap_or("logs")),
+            log_rotation: crate::api_log::Rotation {
+                max_bytes: parse_num::<u64>(
+                    "MEMHARBOR_LOG_MAX_MB",
+                    present(&raw.memharbor_log_max_mb),
+                    100,
+                    "a number of MiB (0 = never rotate)",
+                )? * 1024
+                    * 1024,
+                keep: parse_num(
+                    "MEMHARBOR_LOG_KEEP",
+                    present(&raw.memharbor_log_keep),
+                    5,
+                    "a number of old files to keep",
+                )?,
+            },
             trusted_proxies,
             recorder: RecorderSettings {
                 url: recorder_url,
@@ -304,6 +326,7 @@ mod tests {
 
     const ID: &str = "970CA35de60c44645bbae8a215061b33";
     const CERT: &str = "5CFd2fd1755d40ecb72977518be15d3b";
+    const SECRET: &str = "a-test-secret-that-is-32-bytes-long";
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         pairs
@@ -318,6 +341,7 @@ mod tests {
             env(&[
                 ("AGORA_APP_ID", ID),
                 ("AGORA_APP_CERT", CERT),
+                ("MEMHARBOR_SECRET_KEY", SECRET),
                 ("MEMHARBOR_TOKEN_VERSION", "007"),
             ]),
             env(&[
@@ -330,17 +354,39 @@ mod tests {
         assert_eq!(s.http_addr.to_string(), DEFAULT_HTTP_ADDR);
         assert_eq!(s.api_keys.len(), 2);
         assert_eq!(s.recorder.url, DEFAULT_RECORDER_URL);
-        assert!(s.secret_key_is_default);
+    }
+
+    #[test]
+    fn the_secret_key_is_required_long_and_not_a_placeholder() {
+        let with = |secret: Option<&str>| {
+            let mut pairs = vec![("AGORA_APP_ID", ID), ("AGORA_APP_CERT", CERT)];
+            pairs.extend(secret.map(|s| ("MEMHARBOR_SECRET_KEY", s)));
+            Settings::from_sources(HashMap::new(), env(&pairs))
+        };
+        for bad in [None, Some("change-me"), Some("too-short")] {
+            let e = with(bad).unwrap_err();
+            assert_eq!(e.variable, "MEMHARBOR_SECRET_KEY");
+            assert!(bad.is_none_or(|b| !e.to_string().contains(b)), "{e}");
+        }
+        assert!(with(Some(SECRET)).is_ok());
     }
 
     #[test]
     fn a_bad_credential_names_the_variable_and_hides_the_value() {
-        let e = Settings::from_sources(HashMap::new(), env(&[("AGORA_APP_ID", ID)])).unwrap_err();
+        let e = Settings::from_sources(
+            HashMap::new(),
+            env(&[("AGORA_APP_ID", ID), ("MEMHARBOR_SECRET_KEY", SECRET)]),
+        )
+        .unwrap_err();
         assert_eq!(e.variable, "AGORA_APP_CERT");
         let secret = "not-hex-not-hex-not-hex-not-hex!";
         let e = Settings::from_sources(
             HashMap::new(),
-            env(&[("AGORA_APP_ID", ID), ("AGORA_APP_CERT", secret)]),
+            env(&[
+                ("AGORA_APP_ID", ID),
+                ("AGORA_APP_CERT", secret),
+                ("MEMHARBOR_SECRET_KEY", SECRET),
+            ]),
         )
         .unwrap_err();
         assert_eq!(e.variable, "AGORA_APP_CERT");
@@ -359,7 +405,12 @@ mod tests {
         ] {
             let e = Settings::from_sources(
                 HashMap::new(),
-                env(&[("AGORA_APP_ID", ID), ("AGORA_APP_CERT", CERT), (var, value)]),
+                env(&[
+                    ("AGORA_APP_ID", ID),
+                    ("AGORA_APP_CERT", CERT),
+                    ("MEMHARBOR_SECRET_KEY", SECRET),
+                    (var, value),
+                ]),
             )
             .unwrap_err();
             assert_eq!(e.variable, var);

@@ -107,16 +107,11 @@ impl Application {
                 source,
             })?
             .port();
-        let (api_log, api_log_guard) =
-            ApiLog::open(&settings.log_dir).map_err(|source| StartupError::ApiLog {
+        let (api_log, api_log_guard) = ApiLog::open(&settings.log_dir, settings.log_rotation)
+            .map_err(|source| StartupError::ApiLog {
                 dir: settings.log_dir.display().to_string(),
                 source,
             })?;
-        if settings.secret_key_is_default {
-            tracing::warn!(
-                "MEMHARBOR_SECRET_KEY is not set: the recorder's internal API uses the development key; set it in production"
-            );
-        }
         let state = Arc::new(AppState {
             tokens: RtcTokenBuilder::new(
                 settings.agora.token_version,

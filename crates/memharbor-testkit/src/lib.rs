@@ -23,7 +23,7 @@ pub const APP_ID: &str = "970CA35de60c44645bbae8a215061b33";
 /// A token the stand-in accepts for APP_ID (it checks the 006 prefix and the App ID).
 pub const TOKEN: &str = "006970CA35de60c44645bbae8a215061b33IAAtesttoken";
 pub const BOT_UID: u32 = 999_999;
-pub const SECRET: &str = "recorder-test-secret";
+pub const SECRET: &str = "memharbor-test-secret-0123456789abcdef";
 
 /// Switches the stand-in needs: loopback WebRTC and media permission (tests only).
 pub const STANDIN_ARGS: &[&str] = &[
@@ -83,6 +83,8 @@ pub struct Options {
     pub gateway_url: String,
     /// Firebase (emulators) instead of local storage.
     pub firebase: Option<recorder_svc::settings::FirebaseSettings>,
+    /// `RECORDER_MIN_FREE_MB`.
+    pub min_free_mb: u64,
 }
 
 impl Default for Options {
@@ -99,6 +101,7 @@ impl Default for Options {
             recordings_dir: None,
             gateway_url: "http://127.0.0.1:9".into(),
             firebase: None,
+            min_free_mb: 64,
         }
     }
 }
@@ -121,7 +124,6 @@ pub fn settings(dir: &Path, recordings: &Path, opts: &Options) -> Settings {
         debug: false,
         json_logs: false,
         secret_key: SecretString::from(SECRET.to_owned()),
-        secret_key_is_default: false,
         recordings_dir: recordings.to_owned(),
         chromium: find_chromium().expect("Chromium installed (make test installs it)"),
         chromium_extra_args: opts.extra_args.clone(),
@@ -134,6 +136,7 @@ pub fn settings(dir: &Path, recordings: &Path, opts: &Options) -> Settings {
         audio_cushion_ms: opts.audio_cushion_ms,
         channel_mode: "live".into(),
         client_role: "audience".into(),
+        min_free_mb: opts.min_free_mb,
         gateway_url: opts.gateway_url.clone(),
         drills: true,
         firebase: opts.firebase.clone(),

@@ -37,6 +37,7 @@ fn run(minutes: u64) -> (Duration, Duration, u64) {
             speaker_stem: Some("bench".into()),
         },
         AudioCounters::default(),
+        Box::new(|_| {}),
     )
     .expect("audio starts");
     let start_ms = 1_700_000_000_000.0;

@@ -31,6 +31,10 @@ pub enum RecorderError {
     AtCapacity,
     #[error("the recorder is shutting down")]
     ShuttingDown,
+    #[error("the recordings' disk is nearly full")]
+    DiskFull,
+    #[error("the recording could not be finished and is being repaired")]
+    Repairing,
     #[error("the bot could not join the channel: {0}")]
     JoinFailed(String),
     #[error("the bot did not manage to join the channel in time")]
@@ -66,6 +70,8 @@ impl RecorderError {
             RecorderError::RecordingNotFound => "recording_not_found",
             RecorderError::AtCapacity => "at_capacity",
             RecorderError::ShuttingDown => "shutting_down",
+            RecorderError::DiskFull => "disk_full",
+            RecorderError::Repairing => "recording_repairing",
             RecorderError::JoinFailed(_) => "join_failed",
             RecorderError::JoinTimeout => "join_timeout",
             RecorderError::Browser(_) => "browser_error",
@@ -81,6 +87,12 @@ impl RecorderError {
                 "the recorder is at its session limit; retry in {RETRY_AFTER_S} s or stop another recording"
             ),
             RecorderError::ShuttingDown => "the recorder is shutting down and takes no new sessions; retry shortly".into(),
+            RecorderError::DiskFull => format!(
+                "the recorder's disk is nearly full and takes no new sessions; retry in {RETRY_AFTER_S} s (its operator has been told)"
+            ),
+            RecorderError::Repairing => format!(
+                "the recording could not be finished and is being repaired; its audio is kept. Retry in {RETRY_AFTER_S} s"
+            ),
             RecorderError::JoinTimeout => "the recording bot did not manage to join the Agora channel in time; check the App ID and the network, then retry".into(),
             RecorderError::JoinFailed(why) => format!("the recording bot could not join the Agora channel: {why}"),
             RecorderError::Browser(_) => "the recording browser failed; retry, and check the recorder's logs if it persists".into(),
@@ -101,9 +113,10 @@ impl ResponseError for RecorderError {
             | RecorderError::SessionNotFound
             | RecorderError::RecordingNotFound => StatusCode::NOT_FOUND,
             RecorderError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            RecorderError::AtCapacity | RecorderError::ShuttingDown => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            RecorderError::AtCapacity
+            | RecorderError::ShuttingDown
+            | RecorderError::DiskFull
+            | RecorderError::Repairing => StatusCode::SERVICE_UNAVAILABLE,
             RecorderError::JoinFailed(_)
             | RecorderError::Browser(_)
             | RecorderError::Firestore(_) => StatusCode::BAD_GATEWAY,
@@ -122,7 +135,10 @@ impl ResponseError for RecorderError {
         }
         let mut response = HttpResponse::build(self.status_code());
         match self {
-            RecorderError::AtCapacity | RecorderError::ShuttingDown => {
+            RecorderError::AtCapacity
+            | RecorderError::ShuttingDown
+            | RecorderError::DiskFull
+            | RecorderError::Repairing => {
                 response.insert_header((header::RETRY_AFTER, RETRY_AFTER_S.to_string()));
             }
             RecorderError::MethodNotAllowed { allow } => {

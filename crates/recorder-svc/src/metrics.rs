@@ -27,6 +27,8 @@ pub struct AudioCounters {
     pub late_frames: Counter,
     pub missing: Counter,
     pub malformed: Counter,
+    /// Writes of audio that failed (disk full, I/O errors).
+    pub write_errors: Counter,
 }
 
 /// Counters the browser pool adds to.
@@ -48,6 +50,10 @@ pub struct Metrics {
     pub browsers: BrowserCounters,
     pub upload_queue_depth: Gauge,
     pub upload_failures: Counter,
+    /// Free bytes on the recordings' filesystem (read at scrape).
+    pub disk_free_bytes: Gauge,
+    /// Recordings whose stop failed and which were repaired in the background.
+    pub repairs: Counter,
 }
 
 impl Default for Metrics {
@@ -66,6 +72,8 @@ impl Default for Metrics {
             browsers: BrowserCounters::default(),
             upload_queue_depth: Gauge::default(),
             upload_failures: Counter::default(),
+            disk_free_bytes: Gauge::default(),
+            repairs: Counter::default(),
         };
         r.register(
             "memharbor_recorder_sessions_active",
@@ -103,6 +111,21 @@ impl Default for Metrics {
             m.audio.malformed.clone(),
         );
         r.register(
+            "memharbor_recorder_audio_write_errors",
+            "Audio writes that failed (disk full, I/O errors); each ends its session, which is repaired",
+            m.audio.write_errors.clone(),
+        );
+        r.register(
+            "memharbor_recorder_disk_free_bytes",
+            "Free bytes on the filesystem of RECORDER_RECORDINGS_DIR",
+            m.disk_free_bytes.clone(),
+        );
+        r.register(
+            "memharbor_recorder_repairs",
+            "Recordings whose stop failed (finish or save) and were repaired in the background",
+            m.repairs.clone(),
+        );
+        r.register(
             "memharbor_recorder_upload_queue_depth",
             "Upload jobs not finished (pending, uploading or refused)",
             m.upload_queue_depth.clone(),
@@ -137,6 +160,7 @@ pub fn route_of(path: &str) -> &'static str {
         "/internal/sessions" => "/internal/sessions",
         "/internal/sessions/stop" => "/internal/sessions/stop",
         "/internal/recordings" => "/internal/recordings",
+        "/internal/ping" => "/internal/ping",
         "/livez" => "/livez",
         "/readyz" => "/readyz",
         "/status" => "/status",

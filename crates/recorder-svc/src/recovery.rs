@@ -1,12 +1,13 @@
-//! At start-up, finish what a killed run left: each journal names a recording that was never
-//! stopped. Its files are repaired (headers fixed to the audio actually on disk), it is listed with
-//! `stopReason: "error"`, and its journal is removed.
+//! Finishing recordings whose stop never completed: at start-up, each journal left by a killed
+//! run; while running, a session whose finish or save failed (disk full, I/O errors). The files are
+//! repaired (headers fixed to the audio actually on disk), the recording is delivered and listed,
+//! and its journal removed.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use time::OffsetDateTime;
 
-use crate::audio::wav;
+use crate::audio::{AudioError, wav};
 use crate::session::journal::{self, Journal};
 use crate::session::view::{HistoryEvent, SpeakerFile, StopBody, StopReason, iso_ms};
 use crate::storage::{Destination, RecordIndex, StoredRecording};
@@ -22,10 +23,20 @@ pub async fn recover(
     let mut recovered = 0;
     for journal in journal::all(journal_dir) {
         if index.get(journal.sid).is_none() {
-            match recover_one(&journal, recordings_dir, destination).await {
-                Ok(record) => {
+            let history = vec![HistoryEvent::now(
+                "recovered",
+                Some("the recorder stopped unexpectedly; the audio on disk was kept and its header repaired".into()),
+            )];
+            match repair(&journal, recordings_dir, StopReason::Error, history).await {
+                Ok(None) => {
+                    tracing::warn!(sid = %journal.sid, "a journal without audio (the start failed): nothing to recover");
+                }
+                Ok(Some(mut record)) => {
+                    if let Err(e) = destination.deliver(&mut record.body, false).await {
+                        tracing::error!(sid = %journal.sid, error = %e, "cannot queue the upload of a recovered recording; housekeeping retries");
+                    }
                     if let Err(e) = index.save(record) {
-                        tracing::error!(sid = %journal.sid, error = %e, "cannot save a recovered recording");
+                        tracing::error!(sid = %journal.sid, error = %e, "cannot save a recovered recording; its journal is kept");
                         continue;
                     }
                     recovered += 1;
@@ -42,17 +53,33 @@ pub async fn recover(
     recovered
 }
 
-async fn recover_one(
+/// Repairs the files a journal names and describes them as a finished recording (not yet
+/// delivered nor saved). `None` when the recording never had audio: its start failed before the
+/// mix file existed, and there is nothing to list or upload.
+pub async fn repair(
     journal: &Journal,
     dir: &Path,
-    destination: &Destination,
-) -> Result<StoredRecording, crate::audio::AudioError> {
+    reason: StopReason,
+    history: Vec<HistoryEvent>,
+) -> Result<Option<StoredRecording>, AudioError> {
+    let journal = journal.clone();
+    let dir = dir.to_owned();
+    tokio::task::spawn_blocking(move || repair_files(&journal, &dir, reason, history))
+        .await
+        .unwrap_or_else(|e| Err(AudioError::Wav(format!("the repair task failed: {e}"))))
+}
+
+fn repair_files(
+    journal: &Journal,
+    dir: &Path,
+    reason: StopReason,
+    history: Vec<HistoryEvent>,
+) -> Result<Option<StoredRecording>, AudioError> {
     let mix_path = dir.join(&journal.filename);
-    let mix = if mix_path.exists() {
-        wav::repair(&mix_path)?
-    } else {
-        wav::WavFile::create(&mix_path)?.finalize()?
-    };
+    if !mix_path.exists() {
+        return Ok(None);
+    }
+    let mix = wav::repair(&mix_path)?;
     let stopped_at = std::fs::metadata(&mix_path)
         .and_then(|m| m.modified())
         .map(OffsetDateTime::from)
@@ -60,24 +87,19 @@ async fn recover_one(
 
     let mut speakers = Vec::new();
     if journal.speakers {
-        let prefix = format!("{}_", journal.stem());
-        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let uid = name
-                .strip_prefix(&prefix)
-                .and_then(|rest| rest.strip_suffix(".wav"))
-                .and_then(|uid| uid.parse::<u32>().ok());
-            if let Some(uid) = uid {
-                let info = wav::repair(&entry.path())?;
-                speakers.push(SpeakerFile {
-                    uid,
-                    filename: name,
-                    duration: info.duration_ms(),
-                    file_size: info.bytes,
-                    firebase: None,
-                    local: None,
-                });
-            }
+        for (uid, path) in speaker_files(journal, dir) {
+            let info = wav::repair(&path)?;
+            speakers.push(SpeakerFile {
+                uid,
+                filename: path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                duration: info.duration_ms(),
+                file_size: info.bytes,
+                firebase: None,
+                local: None,
+            });
         }
         speakers.sort_by_key(|s| s.uid);
     }
@@ -85,7 +107,7 @@ async fn recover_one(
     let channel = RecordingChannel::parse(&journal.channel);
     let part =
         |f: fn(&RecordingChannel) -> &str| channel.as_ref().map(f).unwrap_or_default().to_owned();
-    let mut body = StopBody {
+    let body = StopBody {
         sid: journal.sid,
         channel: journal.channel.clone(),
         group_id: part(RecordingChannel::group_id),
@@ -98,20 +120,57 @@ async fn recover_one(
         firebase: None,
         local: None,
         status: "stopped".into(),
-        stop_reason: StopReason::Error,
+        stop_reason: reason,
         speakers: journal.speakers.then_some(speakers),
         upload: None,
         uid: journal.uid,
         started_at: journal.started_at.clone(),
         stopped_at: iso_ms(stopped_at),
     };
-    destination.deliver(&mut body, false).await;
-    Ok(StoredRecording {
+    Ok(Some(StoredRecording {
         body,
         created_at: iso_ms(OffsetDateTime::now_utc()),
-        history: vec![HistoryEvent::now(
-            "recovered",
-            Some("the recorder stopped unexpectedly; the audio on disk was kept and its header repaired".into()),
-        )],
-    })
+        history,
+    }))
+}
+
+/// `{stem}_{uid}.wav` files of the journal's recording.
+fn speaker_files(journal: &Journal, dir: &Path) -> Vec<(u32, PathBuf)> {
+    let prefix = format!("{}_", journal.stem());
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let uid = name
+                .strip_prefix(&prefix)?
+                .strip_suffix(".wav")?
+                .parse::<u32>()
+                .ok()?;
+            Some((uid, entry.path()))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_journal_whose_start_failed_before_any_audio_recovers_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal {
+            sid: uuid::Uuid::new_v4(),
+            channel: "g_a_b".into(),
+            uid: 999_999,
+            filename: "g_a_b_2026-01-01T00-00-00.wav".into(),
+            speakers: false,
+            started_at: "2026-01-01T00:00:00.000Z".into(),
+        };
+        let repaired = repair(&journal, dir.path(), StopReason::Error, Vec::new())
+            .await
+            .unwrap();
+        assert!(repaired.is_none());
+    }
 }

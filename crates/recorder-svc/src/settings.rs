@@ -20,8 +20,8 @@ pub struct Settings {
     pub page_addr: SocketAddr,
     pub debug: bool,
     pub json_logs: bool,
+    /// Shared with the gateway (required); the internal API key is derived from it.
     pub secret_key: SecretString,
-    pub secret_key_is_default: bool,
     pub recordings_dir: PathBuf,
     pub chromium: PathBuf,
     pub chromium_extra_args: Vec<String>,
@@ -35,6 +35,8 @@ pub struct Settings {
     pub audio_cushion_ms: u32,
     pub channel_mode: String,
     pub client_role: String,
+    /// Starts are refused below this much free space for recordings, in MiB.
+    pub min_free_mb: u64,
     pub gateway_url: String,
     /// Allows `/internal/sessions/{sid}/drill/*` (tests and resilience drills).
     pub drills: bool,
@@ -123,6 +125,7 @@ struct Raw {
     recorder_channel_mode: Option<String>,
     recorder_client_role: Option<String>,
     recorder_gateway_url: Option<String>,
+    recorder_min_free_mb: Option<String>,
     recorder_enable_drills: Option<String>,
     firebase_project_id: Option<String>,
     firebase_storage_bucket: Option<String>,
@@ -267,12 +270,18 @@ impl Settings {
                 )
             })
         };
-        let (secret_key, secret_key_is_default) = match present(&raw.memharbor_secret_key) {
-            Some(v) => (SecretString::from(v.to_owned()), false),
-            None => (
-                SecretString::from(internal_auth::DEVELOPMENT_SECRET.to_owned()),
-                true,
-            ),
+        let secret_key = match present(&raw.memharbor_secret_key) {
+            Some(v) => {
+                internal_auth::check_secret(v)
+                    .map_err(|problem| err("MEMHARBOR_SECRET_KEY", problem))?;
+                SecretString::from(v.to_owned())
+            }
+            None => {
+                return Err(err(
+                    "MEMHARBOR_SECRET_KEY",
+                    "is missing: set the same random value (at least 32 bytes) for the gateway and the recorder; `make env` writes one into .env",
+                ));
+            }
         };
         let chromium = match present(&raw.recorder_chromium) {
             Some(path) => {
@@ -343,7 +352,6 @@ impl Settings {
                 Some(_) => return Err(err("MEMHARBOR_LOG_FORMAT", "must be text or json")),
             },
             secret_key,
-            secret_key_is_default,
             recordings_dir: PathBuf::from(
                 present(&raw.recorder_recordings_dir).unwrap_or("recordings"),
             ),
@@ -395,6 +403,14 @@ impl Settings {
             )?),
             channel_mode,
             client_role,
+            // One 4-hour mix is 461 MB (16 kHz × 2 bytes × 14 400 s).
+            min_free_mb: number(
+                "RECORDER_MIN_FREE_MB",
+                present(&raw.recorder_min_free_mb),
+                512,
+                0,
+                10_000_000,
+            )?,
             gateway_url,
             drills: flag(
                 "RECORDER_ENABLE_DRILLS",
@@ -416,9 +432,20 @@ mod tests {
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
         // Any existing file stands in for the SDK and the browser here.
+        map.entry("MEMHARBOR_SECRET_KEY".into())
+            .or_insert_with(|| "a-test-secret-that-is-32-bytes-long".into());
         map.insert("RECORDER_AGORA_SDK".into(), sdk.clone());
         map.insert("RECORDER_CHROMIUM".into(), sdk);
         map
+    }
+
+    #[test]
+    fn the_secret_key_is_required_and_not_a_placeholder() {
+        for bad in ["", "change-me", "short"] {
+            let e = Settings::from_sources(HashMap::new(), env(&[("MEMHARBOR_SECRET_KEY", bad)]))
+                .unwrap_err();
+            assert_eq!(e.variable, "MEMHARBOR_SECRET_KEY");
+        }
     }
 
     #[test]

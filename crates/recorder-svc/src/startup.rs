@@ -104,7 +104,8 @@ impl Application {
                 source,
             })?;
         }
-        let killed = browser::sweep_leftovers(&dirs.browsers.join("browsers"));
+        let killed =
+            browser::sweep_leftovers(&dirs.browsers.join("browsers"), &dirs.root.join("profiles"));
         if killed > 0 {
             tracing::warn!(killed, "killed browsers left by a previous run");
         }
@@ -129,7 +130,7 @@ impl Application {
                 let firebase = Firebase::connect(fb)
                     .await
                     .map_err(StartupError::Firebase)?;
-                let queue = UploadQueue::start(
+                let queue = UploadQueue::load(
                     &dirs.root.join("uploads"),
                     &settings.recordings_dir,
                     firebase.clone(),
@@ -169,10 +170,9 @@ impl Application {
                 "recordings left by a crash were repaired and listed"
             );
         }
-        if settings.secret_key_is_default {
-            tracing::warn!(
-                "MEMHARBOR_SECRET_KEY is not set: the internal API uses the development key; set it in production"
-            );
+        // Only now: recovery has queued what it found, and a job is never worked on twice.
+        if let Destination::Firebase { queue, .. } = &destination {
+            queue.start_workers();
         }
 
         let (page_listener, page_port) = bind(settings.page_addr)?;
@@ -200,6 +200,7 @@ impl Application {
                 channel_mode: settings.channel_mode.clone(),
                 client_role: settings.client_role.clone(),
                 audio_cushion_ms: settings.audio_cushion_ms,
+                min_free_bytes: settings.min_free_mb * 1024 * 1024,
             },
             pool.clone(),
             Arc::clone(&index),

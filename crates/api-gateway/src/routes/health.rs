@@ -3,24 +3,36 @@
 use actix_web::HttpResponse;
 use serde::Serialize;
 
+use crate::recorder_client::RecorderHealth;
 use crate::startup::State;
 
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct Health {
     status: &'static str,
     version: &'static str,
+    /// The spec's two values: `ok`, or `unreachable` for anything that makes it unusable.
     recorder: &'static str,
+    /// Why it is unusable, when it answers but refuses the gateway's key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recorder_problem: Option<&'static str>,
 }
 
 pub async fn health(state: State) -> HttpResponse {
-    let recorder = if state.recorder.is_alive().await {
-        "ok"
-    } else {
-        "unreachable"
+    let (recorder, recorder_problem) = match state.recorder.health().await {
+        RecorderHealth::Ok => ("ok", None),
+        RecorderHealth::Unreachable => ("unreachable", None),
+        RecorderHealth::KeyRefused => (
+            "unreachable",
+            Some(
+                "the recorder refuses the gateway's internal key: give both services the same MEMHARBOR_SECRET_KEY",
+            ),
+        ),
     };
     HttpResponse::Ok().json(Health {
         status: "ok",
         version: env!("CARGO_PKG_VERSION"),
         recorder,
+        recorder_problem,
     })
 }

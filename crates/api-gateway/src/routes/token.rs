@@ -49,6 +49,18 @@ pub async fn issue(req: HttpRequest, payload: web::Payload, state: State) -> Htt
 fn answer(state: &AppState, raw: &[u8], log: &mut Entry) -> Result<HttpResponse, ApiError> {
     let request: RawTokenRequest = body::parse_object(raw)?;
     let params = token_request::parse(&request)?;
+    if params.identity == Identity::Uid(state.recorder_uid) {
+        // Whoever joins with the bot's uid pushes the bot out of the call (Agora lets one uid in
+        // once): the recording would fill with silence while the bot rejoins again and again.
+        return Err(ApiError::bad_request(
+            "reserved_uid",
+            Some("uid"),
+            format!(
+                "uid {} is the recording bot's own; give your users any other uid",
+                state.recorder_uid
+            ),
+        ));
+    }
     let issued = build(state, &params);
     log.line_with(Level::Info, |out| success_line(out, &params));
     state

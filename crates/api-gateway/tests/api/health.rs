@@ -33,3 +33,40 @@ async fn health_reports_a_running_recorder() {
         .unwrap();
     assert_eq!(body["recorder"], "ok");
 }
+
+#[tokio::test]
+async fn a_recorder_with_another_secret_is_a_named_502_never_a_401() {
+    let recorder = memharbor_testkit::spawn(memharbor_testkit::Options::default()).await;
+    let app = spawn_app_with(|s| {
+        s.recorder.url = recorder.url.clone();
+        s.secret_key =
+            secrecy::SecretString::from("another-secret-than-the-recorder-has-0123".to_owned());
+    })
+    .await;
+    let body: serde_json::Value = app
+        .http
+        .get(format!("{}/api/health", app.address))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["recorder"], "unreachable", "{body}");
+    assert!(
+        body["recorderProblem"]
+            .as_str()
+            .unwrap()
+            .contains("MEMHARBOR_SECRET_KEY"),
+        "{body}"
+    );
+    let r = app
+        .http
+        .get(format!("{}/api/recording/status", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 502);
+    let (code, _, _) = crate::helpers::error_of(r).await;
+    assert_eq!(code, "recorder_auth_failed");
+}

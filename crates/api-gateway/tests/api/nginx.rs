@@ -178,3 +178,50 @@ async fn nginx_forwards_the_api_only_and_passes_the_client_address() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test]
+async fn through_nginx_an_encoded_path_still_needs_the_api_key() {
+    let app = crate::helpers::spawn_app_with(|s| {
+        s.api_keys = vec![secrecy::SecretString::from("k1".to_owned())];
+    })
+    .await;
+    let gateway_port: u16 = app.address.rsplit(':').next().unwrap().parse().unwrap();
+    let nginx = start_nginx(gateway_port);
+    let http = reqwest::Client::new();
+    let token = json!({"channel": "group1_alice_bob", "uid": 12345});
+    for (method, path) in [
+        ("POST", "/%61pi/token"),
+        ("POST", "/ap%69/token"),
+        ("POST", "/api/%74oken"),
+        ("POST", "/api/t%6Fken"),
+        ("POST", "/api/t%6fken"),
+        ("POST", "/%2561pi/token"),
+        ("GET", "/%61pi/recording/list"),
+        ("GET", "/api/recording/%6Cist"),
+        ("GET", "/api/%72ecording/status"),
+    ] {
+        let r = http
+            .request(method.parse().unwrap(), format!("{}{path}", nginx.url))
+            .json(&token)
+            .send()
+            .await
+            .unwrap();
+        // nginx answers its own JSON 404 for what it does not forward; nothing is a 200.
+        let status = r.status().as_u16();
+        assert!([401, 404].contains(&status), "{method} {path} → {status}");
+        let body: Value = r.json().await.unwrap();
+        assert!(body["error"]["code"].is_string(), "{method} {path}: {body}");
+    }
+    let r = http
+        .post(format!("{}/%61pi/t%6Fken", nginx.url))
+        .bearer_auth("k1")
+        .json(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        200,
+        "the key opens the same route however it is spelled"
+    );
+}

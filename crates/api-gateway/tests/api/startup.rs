@@ -38,6 +38,19 @@ fn missing_or_malformed_credentials_stop_the_process_with_one_line() {
             ],
             "MEMHARBOR_TOKEN_VERSION",
         ),
+        // The shared secret is required, and a placeholder is no secret.
+        (
+            vec![("AGORA_APP_ID", APP_ID), ("AGORA_APP_CERT", APP_CERT)],
+            "MEMHARBOR_SECRET_KEY",
+        ),
+        (
+            vec![
+                ("AGORA_APP_ID", APP_ID),
+                ("AGORA_APP_CERT", APP_CERT),
+                ("MEMHARBOR_SECRET_KEY", "change-me"),
+            ],
+            "MEMHARBOR_SECRET_KEY",
+        ),
     ] {
         let mut env = env.clone();
         env.push(("MEMHARBOR_HTTP_ADDR", &addr));

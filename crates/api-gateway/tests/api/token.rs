@@ -359,3 +359,25 @@ async fn transport_errors_have_their_statuses() {
     assert_eq!(r.status(), 404);
     assert_eq!(error_of(r).await.0, "not_found");
 }
+
+#[tokio::test]
+async fn the_recording_bots_uid_is_never_handed_out() {
+    let app = spawn_app_with(|s| s.recorder.uid = 424_242).await;
+    let r = app
+        .post_token(json!({"channel": "group1_alice_bob", "uid": 424_242, "role": "publisher"}))
+        .await;
+    assert_eq!(r.status(), 400);
+    let (code, field, message) = error_of(r).await;
+    assert_eq!(
+        (code.as_str(), field.as_deref()),
+        ("reserved_uid", Some("uid"))
+    );
+    assert!(message.contains("424242"), "{message}");
+    // Every other uid, including Agora's wildcard 0 (the spec allows it), is issued.
+    for uid in [0, 1, 424_241, 999_999] {
+        let r = app
+            .post_token(json!({"channel": "group1_alice_bob", "uid": uid}))
+            .await;
+        assert_eq!(r.status(), 200, "{uid}");
+    }
+}

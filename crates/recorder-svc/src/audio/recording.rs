@@ -84,6 +84,11 @@ pub struct AudioStats {
     pub late_frames: AtomicU64,
     /// Input ticks of silence inserted for gaps (crashes, missing chunks).
     pub gap_ticks: AtomicU64,
+    /// Writes that failed (disk full, I/O errors): the session is ended and repaired at the first.
+    pub write_errors: AtomicU64,
+    /// Chunks placed implausibly far beyond the wall clock (a page counter gone wrong): dropped,
+    /// so that no chunk can make a writer fill the disk with silence.
+    pub future_chunks: AtomicU64,
     /// Latest RMS level per stream (0.0–1.0), for live meters.
     levels: Mutex<HashMap<StreamId, f32>>,
 }
@@ -97,6 +102,19 @@ impl AudioStats {
     }
 }
 
+/// How far beyond the wall clock a chunk may claim to be (the page mixes behind the clock, so a
+/// real chunk is never ahead of it; two seconds absorbs clock steps).
+pub const FUTURE_MARGIN_MS: f64 = 2_000.0;
+
+/// Called once, from the audio thread, when a write first fails: the session should end.
+pub type OnWriteError = Box<dyn Fn(String) + Send>;
+
+fn wall_now_ms() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+}
+
 /// Handle to a session's audio thread.
 #[derive(Debug)]
 pub struct RecordingAudio {
@@ -106,8 +124,13 @@ pub struct RecordingAudio {
 }
 
 impl RecordingAudio {
-    /// Creates the mix file and starts the thread; `counters` are the service-wide totals.
-    pub fn start(paths: AudioPaths, counters: AudioCounters) -> Result<Self, AudioError> {
+    /// Creates the mix file and starts the thread; `counters` are the service-wide totals;
+    /// `on_write_error` hears of the first failed write.
+    pub fn start(
+        paths: AudioPaths,
+        counters: AudioCounters,
+        on_write_error: OnWriteError,
+    ) -> Result<Self, AudioError> {
         let mix = TrackWriter::create(&paths.dir.join(&paths.mix))?;
         let stats = Arc::new(AudioStats::default());
         let (tx, rx) = mpsc::unbounded_channel();
@@ -121,6 +144,7 @@ impl RecordingAudio {
             stats: Arc::clone(&stats),
             counters,
             last_flush: Instant::now(),
+            on_write_error: Some(on_write_error),
         };
         let thread = std::thread::Builder::new()
             .name("session-audio".into())
@@ -185,6 +209,7 @@ struct Worker {
     stats: Arc<AudioStats>,
     counters: AudioCounters,
     last_flush: Instant,
+    on_write_error: Option<OnWriteError>,
 }
 
 impl Worker {
@@ -199,7 +224,7 @@ impl Worker {
                 AudioMsg::StopAt { wall_ms } => self.end = Some(self.timeline.position_at(wall_ms)),
                 AudioMsg::Chunk { epoch, bytes } => {
                     if let Err(e) = self.chunk(epoch, &bytes) {
-                        tracing::error!(error = %e, "writing audio failed");
+                        self.write_failed(&e);
                     }
                 }
                 AudioMsg::Finish {
@@ -224,9 +249,22 @@ impl Worker {
 
     fn flush_all(&mut self) {
         self.last_flush = Instant::now();
-        let _ = self.mix.flush();
+        let mut failed = self.mix.flush().err();
         for writer in self.speakers.values_mut() {
-            let _ = writer.flush();
+            failed = writer.flush().err().or(failed);
+        }
+        if let Some(e) = failed {
+            self.write_failed(&e);
+        }
+    }
+
+    /// Counts a failed write; the first one tells the session, which ends and repairs the files.
+    fn write_failed(&mut self, e: &AudioError) {
+        self.stats.write_errors.fetch_add(1, Ordering::Relaxed);
+        self.counters.write_errors.inc();
+        if let Some(tell) = self.on_write_error.take() {
+            tracing::error!(error = %e, "writing audio failed; the session ends and its files are repaired");
+            tell(e.to_string());
         }
     }
 
@@ -245,6 +283,15 @@ impl Worker {
             self.counters.late.inc();
             return Ok(());
         };
+        if pos > self.timeline.position_at(wall_now_ms() + FUTURE_MARGIN_MS) {
+            self.stats.future_chunks.fetch_add(1, Ordering::Relaxed);
+            self.counters.malformed.inc();
+            tracing::warn!(
+                frame = chunk.frame,
+                "an audio chunk placed beyond the wall clock was dropped"
+            );
+            return Ok(());
+        }
         let expected = self.next_seq.entry((epoch, chunk.stream)).or_insert(0);
         if chunk.seq > *expected {
             self.stats
@@ -321,4 +368,47 @@ impl Worker {
 /// Input ticks in `ms` milliseconds.
 pub fn ticks(ms: u64) -> u64 {
     ms * u64::from(INPUT_RATE) / 1000
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audio::protocol::{Chunk, encode};
+
+    #[tokio::test]
+    async fn a_chunk_claiming_to_be_an_hour_ahead_is_dropped_not_padded_to() {
+        let dir = tempfile::tempdir().unwrap();
+        let audio = RecordingAudio::start(
+            AudioPaths {
+                dir: dir.path().to_owned(),
+                mix: "m.wav".into(),
+                speaker_stem: None,
+            },
+            AudioCounters::default(),
+            Box::new(|_| {}),
+        )
+        .unwrap();
+        let start = wall_now_ms();
+        audio.send(AudioMsg::Epoch {
+            epoch: 0,
+            frame: 0,
+            wall_ms: start,
+        });
+        for (seq, frame) in [(0, 0), (1, 48_000 * 3600)] {
+            let chunk = Chunk {
+                stream: StreamId::Mix,
+                seq,
+                frame,
+                samples: vec![0.25; 480],
+            };
+            audio.send(AudioMsg::Chunk {
+                epoch: 0,
+                bytes: encode(&chunk).into(),
+            });
+        }
+        let stats = Arc::clone(audio.stats());
+        let finished = audio.finish(start + 200.0).await.unwrap();
+        assert_eq!(finished.mix.duration_ms(), 200, "the file ends at the stop");
+        assert_eq!(stats.future_chunks.load(Ordering::Relaxed), 1);
+    }
 }

@@ -145,9 +145,10 @@ fn kill_group(pid: u32) {
 }
 
 /// Kills browsers a previous run left behind (it was killed before it could): each pid file names
-/// a pid and its profile; the process is killed only if its command line still has that profile.
-/// Returns how many were killed.
-pub fn sweep_leftovers(pid_dir: &Path) -> usize {
+/// a pid and its profile; the process is killed only if its command line still has that profile,
+/// and the profile is deleted only if it lies inside `profiles_dir` (a pid file is data on disk:
+/// it must not be able to name any other folder). Returns how many were killed.
+pub fn sweep_leftovers(pid_dir: &Path, profiles_dir: &Path) -> usize {
     let Ok(entries) = std::fs::read_dir(pid_dir) else {
         return 0;
     };
@@ -174,8 +175,59 @@ pub fn sweep_leftovers(pid_dir: &Path) -> usize {
             kill_group(pid);
             killed += 1;
         }
-        let _ = std::fs::remove_dir_all(profile);
+        if is_inside(Path::new(profile), profiles_dir) {
+            let _ = std::fs::remove_dir_all(profile);
+        } else {
+            tracing::warn!(pid_file = %path.display(), "a pid file names a profile outside the profiles folder; not deleting it");
+        }
         let _ = std::fs::remove_file(&path);
     }
     killed
+}
+
+/// True if `path` is a folder strictly inside `dir` (no `..`, no symlink out of it).
+fn is_inside(path: &Path, dir: &Path) -> bool {
+    let (Ok(path), Ok(dir)) = (path.canonicalize(), dir.canonicalize()) else {
+        return false;
+    };
+    path != dir && path.starts_with(&dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sweep_deletes_only_profiles_inside_the_profiles_folder() {
+        let root = tempfile::tempdir().unwrap();
+        let (pids, profiles, elsewhere) = (
+            root.path().join("browsers"),
+            root.path().join("profiles"),
+            root.path().join("precious"),
+        );
+        for dir in [&pids, &profiles.join("1-1"), &elsewhere] {
+            std::fs::create_dir_all(dir).unwrap();
+        }
+        // Pids that are not Chromium (nothing is killed): only the profiles are judged.
+        std::fs::write(
+            pids.join("1.pid"),
+            format!("999999999\n{}\n", profiles.join("1-1").display()),
+        )
+        .unwrap();
+        std::fs::write(
+            pids.join("2.pid"),
+            format!("999999998\n{}\n", profiles.join("../precious").display()),
+        )
+        .unwrap();
+        assert_eq!(sweep_leftovers(&pids, &profiles), 0);
+        assert!(
+            !profiles.join("1-1").exists(),
+            "a leftover profile is removed"
+        );
+        assert!(
+            elsewhere.exists(),
+            "a folder outside the profiles is never removed"
+        );
+        assert_eq!(std::fs::read_dir(&pids).unwrap().count(), 0);
+    }
 }

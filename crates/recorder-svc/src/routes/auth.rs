@@ -1,4 +1,7 @@
-//! Only the gateway may call `/internal/*`: it sends the key derived from `MEMHARBOR_SECRET_KEY`.
+//! Only the gateway may call the recorder's API: it sends the key derived from
+//! `MEMHARBOR_SECRET_KEY`. Deny by default: every path but the ops endpoints needs the key, and
+//! the check reads the path as the router matches it (percent-decoded), so `/%69nternal/...` is
+//! `/internal/...` to the check exactly as it is to the router.
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -9,11 +12,19 @@ use memharbor_shared::internal_auth;
 use super::RecorderState;
 use crate::error::RecorderError;
 
+/// What anyone who can reach the port may call: liveness, readiness, the ops page and metrics.
+const OPEN_PATHS: [&str; 4] = ["/livez", "/readyz", "/status", "/metrics"];
+
+/// True if `routed_path` (the router's, percent-decoded) needs the internal key.
+pub fn needs_key(routed_path: &str) -> bool {
+    !OPEN_PATHS.contains(&routed_path)
+}
+
 pub async fn require_internal_key(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
-    if req.path().starts_with("/internal/") {
+    if needs_key(req.match_info().as_str()) {
         let expected = req
             .app_data::<web::Data<RecorderState>>()
             .map(|s| s.internal_key.clone())
@@ -31,4 +42,25 @@ pub async fn require_internal_key(
     next.call(req)
         .await
         .map(ServiceResponse::map_into_left_body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_ops_endpoints_are_open() {
+        for open in OPEN_PATHS {
+            assert!(!needs_key(open));
+        }
+        for closed in [
+            "/internal/recordings",
+            "/internal/ping",
+            "/",
+            "/x",
+            "/status/",
+        ] {
+            assert!(needs_key(closed), "{closed}");
+        }
+    }
 }

@@ -78,6 +78,11 @@ async fn allow_get_post() -> HttpResponse {
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(
+        web::resource("/internal/ping")
+            .route(web::get().to(ops::ping))
+            .default_service(web::to(allow_get)),
+    )
+    .service(
         web::resource("/internal/sessions/stop")
             .route(web::post().to(sessions::stop))
             .default_service(web::to(allow_post)),

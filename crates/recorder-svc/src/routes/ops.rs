@@ -12,13 +12,23 @@ pub async fn livez() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
-/// Ready while taking new sessions: not shutting down, under the session cap.
+/// The gateway's authenticated health check (behind the internal key, unlike `/livez`): it proves
+/// the two services share `MEMHARBOR_SECRET_KEY`.
+pub async fn ping() -> HttpResponse {
+    HttpResponse::Ok().json(json!({"status": "ok"}))
+}
+
+/// Ready while it can serve: stop, status, lists and downloads work whether or not the recorder
+/// is full, so a full recorder stays ready (a start then answers 503 `at_capacity` itself, and
+/// the body says `full`). Only a shutting-down recorder is not ready.
 pub async fn readyz(state: web::Data<RecorderState>) -> HttpResponse {
     let accepting = state.sessions.is_accepting();
     let active = state.sessions.count();
-    let ready = accepting && active < state.max_sessions;
+    let full = active >= state.max_sessions;
+    let ready = accepting;
     let body = json!({
-        "status": if ready { "ready" } else if accepting { "full" } else { "shutting_down" },
+        "status": if !accepting { "shutting_down" } else { "ready" },
+        "full": full,
         "activeSessions": active,
         "maxSessions": state.max_sessions,
     });
@@ -55,6 +65,10 @@ pub async fn metrics(state: web::Data<RecorderState>) -> HttpResponse {
     let m = &state.metrics;
     m.sessions_active
         .set(i64::try_from(state.sessions.count()).unwrap_or(i64::MAX));
+    if let Some(free) = crate::storage::disk::free_bytes(&state.recordings_dir) {
+        m.disk_free_bytes
+            .set(i64::try_from(free).unwrap_or(i64::MAX));
+    }
     if let crate::storage::Destination::Firebase { queue, .. } =
         &state.sessions.context().destination
     {
@@ -103,6 +117,8 @@ pub fn status_json(state: &RecorderState) -> Value {
                         "badChunks": a.bad_chunks.load(Ordering::Relaxed),
                         "gapMs": a.gap_ticks.load(Ordering::Relaxed) / 48,
                         "lateAudioMs": a.late_frames.load(Ordering::Relaxed) / 48,
+                        "writeErrors": a.write_errors.load(Ordering::Relaxed),
+                        "futureChunks": a.future_chunks.load(Ordering::Relaxed),
                     })),
                     "history": live.history,
                 })
@@ -114,6 +130,10 @@ pub fn status_json(state: &RecorderState) -> Value {
         "version": env!("CARGO_PKG_VERSION"),
         "uptimeS": state.started.elapsed().as_secs(),
         "capacity": {"maxSessions": state.max_sessions, "activeSessions": sessions.len()},
+        "disk": {
+            "freeBytes": crate::storage::disk::free_bytes(&state.recordings_dir),
+            "minFreeBytes": state.sessions.context().settings.min_free_bytes,
+        },
         "sessions": sessions,
         "browsers": state.pool.status(),
         "recordings": {"count": state.index.len()},

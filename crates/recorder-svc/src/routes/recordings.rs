@@ -73,7 +73,10 @@ pub async fn file(
     if !state.index.has_file(&filename) {
         return Err(RecorderError::RecordingNotFound);
     }
-    let file = NamedFile::open(state.recordings_dir.join(&filename))
+    let path = state.recordings_dir.join(&filename);
+    let file = web::block(move || NamedFile::open(path))
+        .await
+        .map_err(|_| RecorderError::RecordingNotFound)?
         .map_err(|_| RecorderError::RecordingNotFound)?
         .set_content_type(actix_files::file_extension_to_mime("wav"))
         .set_content_disposition(ContentDisposition {

@@ -48,6 +48,10 @@ pub enum SessionCmd {
         reason: &'static str,
     },
     TokenFetched(Result<String, String>),
+    /// Writing the audio failed (disk full, I/O error): the session ends and is repaired.
+    AudioFailed {
+        error: String,
+    },
     /// A drill: the page's capture worker stops for `ms` (as under a load spike).
     StallCapture {
         ms: u32,
@@ -81,6 +85,8 @@ pub struct SessionHandle {
     pub channel: RecordingChannel,
     pub speakers: bool,
     pub bot_uid: u32,
+    /// When the session was created (orders several sessions of one channel).
+    pub created: std::time::Instant,
     page_key: String,
     tx: mpsc::UnboundedSender<SessionCmd>,
     next_epoch: AtomicU32,
@@ -101,6 +107,7 @@ impl SessionHandle {
             channel,
             speakers,
             bot_uid,
+            created: std::time::Instant::now(),
             page_key: Uuid::new_v4().simple().to_string(),
             tx,
             next_epoch: AtomicU32::new(0),
@@ -155,7 +162,8 @@ impl SessionHandle {
         });
     }
 
-    /// The status entry; `None` until the session records.
+    /// The status entry; `None` until the session records. `status` is `recording` (also while
+    /// reconnecting), or `stopping` from the moment the stop begins until the record is saved.
     pub fn status(&self) -> Option<StatusEntry> {
         self.with_live(|live| {
             let started_at = live.started_at?;
@@ -171,7 +179,12 @@ impl SessionHandle {
                 user2: self.channel.user2().to_owned(),
                 uid: self.bot_uid,
                 filename: live.filename.clone().unwrap_or_default(),
-                status: "recording".to_owned(),
+                status: if matches!(live.phase, "stopping" | "repairing") {
+                    "stopping"
+                } else {
+                    "recording"
+                }
+                .to_owned(),
                 started_at: iso_ms(started_at),
                 duration_ms: samples / 16,
                 participants: live.participants.iter().cloned().collect(),

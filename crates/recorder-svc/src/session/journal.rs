@@ -38,7 +38,9 @@ pub fn write(dir: &Path, journal: &Journal) -> io::Result<()> {
         f.write_all(&serde_json::to_vec_pretty(journal).map_err(io::Error::other)?)?;
         f.sync_all()?;
     }
-    fs::rename(tmp, path(dir, journal.sid))
+    fs::rename(tmp, path(dir, journal.sid))?;
+    // The rename itself must survive a power cut: sync the folder.
+    fs::File::open(dir)?.sync_all()
 }
 
 pub fn remove(dir: &Path, sid: Uuid) {

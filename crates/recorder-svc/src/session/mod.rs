@@ -43,6 +43,8 @@ pub struct SessionSettings {
     pub client_role: String,
     /// How long the page waits for late audio frames (`RECORDER_AUDIO_CUSHION_MS`).
     pub audio_cushion_ms: u32,
+    /// Starts are refused while the recordings' filesystem has less free (`RECORDER_MIN_FREE_MB`).
+    pub min_free_bytes: u64,
 }
 
 /// Shared by the manager and every supervisor.
@@ -90,6 +92,17 @@ impl SessionContext {
 
     fn registry(&self) -> std::sync::MutexGuard<'_, Registry> {
         self.registry.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The channel is free for a new session from the moment this one begins to stop; the
+    /// session stays reachable by sid (and by channel, for stops) until it has finished.
+    pub(crate) fn release_channel(&self, sid: Uuid) {
+        let mut reg = self.registry();
+        if let Some(handle) = reg.by_sid.get(&sid).cloned()
+            && reg.by_channel.get(handle.channel.as_str()) == Some(&sid)
+        {
+            reg.by_channel.remove(handle.channel.as_str());
+        }
     }
 
     pub(crate) fn unregister(&self, sid: Uuid) {
@@ -144,6 +157,9 @@ impl Sessions {
         let channel = RecordingChannel::parse(&req.channel).ok_or_else(|| {
             RecorderError::bad_request("invalid_channel", Some("channel"), CHANNEL_RULE)
         })?;
+        let settings = &self.ctx.settings;
+        let low_on_disk = crate::storage::disk::free_bytes(&settings.recordings_dir)
+            .is_some_and(|free| free < settings.min_free_bytes);
         let (handle, existing) = {
             let mut reg = self.ctx.registry();
             if reg.closed {
@@ -154,6 +170,9 @@ impl Sessions {
             } else {
                 if reg.by_sid.len() >= self.ctx.settings.max_sessions {
                     return Err(RecorderError::AtCapacity);
+                }
+                if low_on_disk {
+                    return Err(RecorderError::DiskFull);
                 }
                 let (tx, rx) = mpsc::unbounded_channel();
                 let sid = Uuid::new_v4();
@@ -187,10 +206,17 @@ impl Sessions {
             let reg = self.ctx.registry();
             match &target {
                 StopTarget::Sid(sid) => reg.by_sid.get(sid).cloned(),
+                // The channel's recording session, else the newest of its sessions still stopping.
                 StopTarget::Channel(channel) => reg
                     .by_channel
                     .get(channel)
                     .and_then(|sid| reg.by_sid.get(sid))
+                    .or_else(|| {
+                        reg.by_sid
+                            .values()
+                            .filter(|h| h.channel.as_str() == channel)
+                            .max_by_key(|h| h.created)
+                    })
                     .cloned(),
             }
         };
@@ -228,7 +254,7 @@ impl Sessions {
         all
     }
 
-    /// Status entries of the sessions that are recording.
+    /// Status entries of the sessions that are recording, or stopping.
     pub fn recording(&self) -> Vec<StatusEntry> {
         let mut entries: Vec<_> = self.all().iter().filter_map(|h| h.status()).collect();
         entries.sort_by(|a, b| a.started_at.cmp(&b.started_at));

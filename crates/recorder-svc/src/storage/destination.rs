@@ -25,8 +25,10 @@ pub enum Destination {
 
 impl Destination {
     /// Delivers the files named in `body` and records where they are. With `wait`, a Firebase
-    /// delivery is waited for (up to the bound); without, it only starts (crash recovery).
-    pub async fn deliver(&self, body: &mut StopBody, wait: bool) {
+    /// delivery is waited for (up to the bound); without, it only starts (crash recovery). An
+    /// error means the upload job could not be created: the body says `pending`, and the queue's
+    /// housekeeping creates the job later from the saved record.
+    pub async fn deliver(&self, body: &mut StopBody, wait: bool) -> std::io::Result<()> {
         match self {
             Destination::Local => {
                 body.firebase = None;
@@ -34,21 +36,27 @@ impl Destination {
                 for speaker in body.speakers.iter_mut().flatten() {
                     speaker.local = Some(LocalLocation::for_file(&speaker.filename));
                 }
+                Ok(())
             }
             Destination::Firebase { queue, wait: bound } => {
                 body.local = None;
                 let created_at = iso_ms(OffsetDateTime::now_utc());
-                let queued = queue
-                    .job_for(body, &created_at)
-                    .and_then(|job| queue.enqueue(job));
+                // One job per recording: a repeated delivery (a retried save, recovery) reuses it.
+                let queued = if queue.view(body.sid).is_some() {
+                    Ok(())
+                } else {
+                    match queue.job_for(body, &created_at) {
+                        Ok(job) => queue.enqueue(job).await,
+                        Err(e) => Err(e),
+                    }
+                };
                 if let Err(e) = queued {
-                    // The files stay on disk and listed; the operator sees this in the logs.
-                    tracing::error!(sid = %body.sid, error = %e, "cannot queue the upload; the recording stays on local disk");
+                    // The files stay on disk and listed; housekeeping creates the job later.
+                    tracing::error!(sid = %body.sid, error = %e, "cannot queue the upload; the recording stays on local disk until housekeeping queues it");
                     body.firebase = None;
-                    body.upload = Some(
-                        json!({"state": "pending", "attempts": 0, "lastError": format!("the upload could not be queued: {e}")}),
-                    );
-                    return;
+                    body.upload =
+                        Some(json!({"state": "pending", "attempts": 0, "lastError": QUEUE_FAILED}));
+                    return Err(e);
                 }
                 let view = if wait {
                     queue.wait(body.sid, *bound).await
@@ -56,6 +64,7 @@ impl Destination {
                     queue.view(body.sid)
                 };
                 apply(queue, body, view);
+                Ok(())
             }
         }
     }
@@ -70,6 +79,12 @@ impl Destination {
         body
     }
 }
+
+/// What clients read in `upload.lastError`: the cause, in general terms. Google's own error
+/// bodies (service-account e-mail, bucket, project) go to the operator's log and `/status` only.
+const QUEUE_FAILED: &str = "the upload could not be queued yet; it will be";
+const REFUSED: &str = "Firebase refused the upload (credentials, permissions or bucket); it is retried once the configuration is fixed";
+const FAILED: &str = "the last upload attempt failed; it is retried";
 
 fn apply(queue: &UploadQueue, body: &mut StopBody, view: Option<JobView>) {
     let Some(view) = view else { return };
@@ -87,7 +102,11 @@ fn apply(queue: &UploadQueue, body: &mut StopBody, view: Option<JobView>) {
             "state": "pending",
             "phase": view.state,
             "attempts": view.attempts,
-            "lastError": view.last_error,
+            "lastError": match (view.state, &view.last_error) {
+                (_, None) => None,
+                ("refused", Some(_)) => Some(REFUSED),
+                (_, Some(_)) => Some(FAILED),
+            },
             "bytesUploaded": view.bytes_uploaded,
             "bytesTotal": view.bytes_total,
         }));

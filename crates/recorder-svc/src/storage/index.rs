@@ -1,6 +1,7 @@
 //! The local index of finished recordings: one JSON file per session, kept in memory sorted newest
 //! first, written atomically (temp file, fsync, rename) so a crash never leaves half a record.
 
+use std::collections::HashMap;
 use std::fs;
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
@@ -42,8 +43,51 @@ impl StoredRecording {
 #[derive(Debug)]
 pub struct RecordIndex {
     dir: PathBuf,
-    /// Newest first (by `startedAt`, then sid).
-    records: RwLock<Vec<Arc<StoredRecording>>>,
+    records: RwLock<Records>,
+}
+
+/// The records, and what they are looked up by (lookups are constant-time, not scans).
+#[derive(Debug, Default)]
+struct Records {
+    /// Newest first (by `startedAt`, then sid): the list's order.
+    ordered: Vec<Arc<StoredRecording>>,
+    by_sid: HashMap<Uuid, Arc<StoredRecording>>,
+    /// Every file of every record (the mix and each speaker's).
+    by_file: HashMap<String, Uuid>,
+    /// Per channel, its records (for stop-by-channel after the end).
+    by_channel: HashMap<String, Vec<Arc<StoredRecording>>>,
+}
+
+impl Records {
+    fn insert(&mut self, record: Arc<StoredRecording>) {
+        self.remove(record.body.sid);
+        let at = self
+            .ordered
+            .binary_search_by(|r| sort_key(&record).cmp(&sort_key(r)))
+            .unwrap_or_else(|i| i);
+        self.ordered.insert(at, Arc::clone(&record));
+        for file in record.files() {
+            self.by_file.insert(file.to_owned(), record.body.sid);
+        }
+        self.by_channel
+            .entry(record.body.channel.clone())
+            .or_default()
+            .push(Arc::clone(&record));
+        self.by_sid.insert(record.body.sid, record);
+    }
+
+    fn remove(&mut self, sid: Uuid) {
+        let Some(old) = self.by_sid.remove(&sid) else {
+            return;
+        };
+        self.ordered.retain(|r| r.body.sid != sid);
+        for file in old.files() {
+            self.by_file.remove(file);
+        }
+        if let Some(list) = self.by_channel.get_mut(&old.body.channel) {
+            list.retain(|r| r.body.sid != sid);
+        }
+    }
 }
 
 fn sort_key(r: &StoredRecording) -> (&str, Uuid) {
@@ -69,10 +113,13 @@ impl RecordIndex {
                 }
             }
         }
-        records.sort_by(|a, b| sort_key(b).cmp(&sort_key(a)));
+        let mut all = Records::default();
+        for record in records {
+            all.insert(record);
+        }
         Ok(Self {
             dir: dir.to_owned(),
-            records: RwLock::new(records),
+            records: RwLock::new(all),
         })
     }
 
@@ -91,12 +138,10 @@ impl RecordIndex {
             let _ = dir.sync_all();
         }
         let record = Arc::new(record);
-        let mut records = self.records.write().unwrap_or_else(PoisonError::into_inner);
-        records.retain(|r| r.body.sid != record.body.sid);
-        let at = records
-            .binary_search_by(|r| sort_key(&record).cmp(&sort_key(r)))
-            .unwrap_or_else(|i| i);
-        records.insert(at, Arc::clone(&record));
+        self.records
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(Arc::clone(&record));
         Ok(record)
     }
 
@@ -111,13 +156,17 @@ impl RecordIndex {
         Ok(true)
     }
 
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Records> {
+        self.records.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
     pub fn get(&self, sid: Uuid) -> Option<Arc<StoredRecording>> {
-        self.records
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-            .find(|r| r.body.sid == sid)
-            .cloned()
+        self.read().by_sid.get(&sid).cloned()
+    }
+
+    /// Every record, newest first.
+    pub fn all(&self) -> Vec<Arc<StoredRecording>> {
+        self.read().ordered.clone()
     }
 
     /// The newest recording of `channel` that stopped at or after `since`.
@@ -127,22 +176,18 @@ impl RecordIndex {
         since: OffsetDateTime,
     ) -> Option<Arc<StoredRecording>> {
         let since = crate::session::view::iso_ms(since);
-        self.records
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.read()
+            .by_channel
+            .get(channel)?
             .iter()
-            .filter(|r| r.body.channel == channel && r.body.stopped_at >= since)
+            .filter(|r| r.body.stopped_at >= since)
             .max_by(|a, b| a.body.stopped_at.cmp(&b.body.stopped_at))
             .cloned()
     }
 
     /// True if `filename` is a file of a finished recording.
     pub fn has_file(&self, filename: &str) -> bool {
-        self.records
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-            .any(|r| r.files().any(|f| f == filename))
+        self.read().by_file.contains_key(filename)
     }
 
     /// True if any record uses `filename` (to keep new names unique).
@@ -151,15 +196,22 @@ impl RecordIndex {
     }
 
     pub fn list(&self, query: &ListQuery) -> ListPage {
-        let records = self.records.read().unwrap_or_else(PoisonError::into_inner);
-        list::page(records.iter().map(Arc::as_ref), query)
+        let records = self.read();
+        // Straight to the cursor (the order is the cursor's), not a scan from the newest.
+        let start = query
+            .cursor
+            .as_deref()
+            .and_then(list::decode_cursor)
+            .map_or(0, |(at, sid)| {
+                records.ordered.partition_point(|r| {
+                    (r.body.started_at.as_str(), r.body.sid) >= (at.as_str(), sid)
+                })
+            });
+        list::page(records.ordered[start..].iter().map(Arc::as_ref), query)
     }
 
     pub fn len(&self) -> usize {
-        self.records
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
+        self.read().ordered.len()
     }
 
     pub fn is_empty(&self) -> bool {

@@ -6,6 +6,7 @@
 //! or, when configured, Firebase. `list` reads the catalogue of the active destination.
 
 pub mod destination;
+pub mod disk;
 pub mod firebase;
 pub mod index;
 pub mod list;

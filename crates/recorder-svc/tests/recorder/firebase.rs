@@ -328,13 +328,25 @@ async fn a_recorder_killed_between_upload_and_document_writes_exactly_one_docume
         assert!(Instant::now() < deadline, "the object was never uploaded");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let pending = wait_for(&rec, &sid, Duration::from_secs(10), |b| {
-        b["upload"]["lastError"]
+    // The operator sees the cause on /status; the client a general sentence.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, status_page) = rec.get("/status").await;
+        if status_page["uploads"]["lastError"]
             .as_str()
             .is_some_and(|e| e.contains("Firestore"))
-    })
-    .await;
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{status_page}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (_, pending) = rec.get(&format!("/internal/sessions/{sid}")).await;
     assert!(pending["firebase"].is_null());
+    assert_eq!(
+        pending["upload"]["lastError"], "the last upload attempt failed; it is retried",
+        "{pending}"
+    );
     signal(&child, "KILL");
     let _ = child.wait();
 
@@ -374,12 +386,23 @@ async fn refusals_are_explained_and_not_hammered() {
         .await;
         let (_, body) = record(&rec, "g1_refused_x", false, 800).await;
         assert!(body["firebase"].is_null());
+        // The client reads what kind of failure it is; Google's words (which name the service
+        // account, bucket and project) stay with the operator, on /status and in the log.
         let error = body["upload"]["lastError"]
             .as_str()
             .unwrap_or_default()
             .to_owned();
-        assert!(error.contains(expect), "{expect}: {body}");
+        assert!(error.contains("refused"), "{expect}: {body}");
+        assert!(!error.contains("caller does not have"), "{body}");
         assert_eq!(body["upload"]["phase"], "refused", "{body}");
+        let (_, status_page) = rec.get("/status").await;
+        assert!(
+            status_page["uploads"]["lastError"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(expect),
+            "{expect}: {status_page}"
+        );
         // Not retried every second: a refusal needs an operator.
         tokio::time::sleep(Duration::from_secs(4)).await;
         let (_, later) = rec

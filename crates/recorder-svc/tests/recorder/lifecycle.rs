@@ -248,7 +248,7 @@ async fn sessions_stop_by_themselves_when_idle_or_at_the_maximum_length() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn beyond_the_session_cap_start_answers_503_with_retry_after() {
+async fn beyond_the_session_cap_start_answers_503_but_the_full_recorder_still_serves() {
     let rec = spawn(Options {
         max_sessions: 1,
         ..Options::default()
@@ -266,9 +266,18 @@ async fn beyond_the_session_cap_start_answers_503_with_retry_after() {
     assert!(r.headers().contains_key("retry-after"));
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["code"], "at_capacity");
+    // Full is not unready: Kubernetes keeps routing to it, so its sessions can still be seen
+    // and stopped (readiness 503 here once left a full recorder unreachable for every stop).
     let (status, ready) = rec.get("/readyz").await;
-    assert_eq!((status, ready["status"].as_str()), (503, Some("full")));
-    // The first session is untouched.
+    assert_eq!(
+        (status, ready["status"].as_str(), ready["full"].as_bool()),
+        (200, Some("ready"), Some(true))
+    );
+    let (status, list) = rec.get("/internal/sessions").await;
+    assert_eq!((status, list["count"].as_u64()), (200, Some(1)));
+    // The first session is untouched, and stops.
     let (status, _) = rec.stop(json!({"channel": "g1_cap_one"})).await;
     assert_eq!(status, 200);
+    let (status, ready) = rec.get("/readyz").await;
+    assert_eq!((status, ready["full"].as_bool()), (200, Some(false)));
 }

@@ -3,6 +3,8 @@
 #![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
 mod audio;
+mod auth;
+mod durability;
 mod firebase;
 mod helpers {
     pub use memharbor_testkit::*;

@@ -196,6 +196,7 @@ fn a_malformed_service_account_stops_the_recorder_with_one_line() {
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("RECORDER_AGORA_SDK", &sdk)
         .env("RECORDER_HTTP_ADDR", format!("127.0.0.1:{}", free_port()))
+        .env("MEMHARBOR_SECRET_KEY", SECRET)
         .env("FIREBASE_PROJECT_ID", "demo-p")
         .env("FIREBASE_STORAGE_BUCKET", "b")
         .env("FIREBASE_SERVICE_ACCOUNT", secret)
@@ -208,4 +209,27 @@ fn a_malformed_service_account_stops_the_recorder_with_one_line() {
         stderr.contains("FIREBASE_SERVICE_ACCOUNT") && !stderr.contains("SECRET-PART"),
         "{stderr}"
     );
+}
+
+#[test]
+fn without_a_real_secret_key_the_recorder_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let sdk = helpers::standin_sdk(dir.path(), &everywhere(vec![]));
+    for secret in [None, Some("change-me"), Some("short")] {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_recorder-svc"));
+        command
+            .current_dir(dir.path())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("RECORDER_AGORA_SDK", &sdk)
+            .env("RECORDER_HTTP_ADDR", format!("127.0.0.1:{}", free_port()));
+        if let Some(secret) = secret {
+            command.env("MEMHARBOR_SECRET_KEY", secret);
+        }
+        let out = command.output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{secret:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains("MEMHARBOR_SECRET_KEY"), "{stderr}");
+    }
 }

@@ -80,6 +80,8 @@ pub(super) struct Supervisor {
     max_at: Option<Instant>,
     stopping: Option<Stopping>,
     early_stops: Vec<(StopReason, Option<StopReply>)>,
+    /// Written when audio starts; what a repair works from.
+    journal: Option<Journal>,
     finished: bool,
 }
 
@@ -124,6 +126,7 @@ impl Supervisor {
             max_at: None,
             stopping: None,
             early_stops: Vec::new(),
+            journal: None,
             finished: false,
         }
     }
@@ -243,7 +246,7 @@ impl Supervisor {
     }
 
     /// First tap: name the file, write the journal, start the audio thread, answer the start.
-    fn begin_recording(
+    async fn begin_recording(
         &mut self,
         epoch: u32,
         frame: u64,
@@ -259,9 +262,15 @@ impl Supervisor {
             speakers: self.handle.speakers,
             started_at: iso_ms(started_at),
         };
-        journal::write(&self.ctx.settings.journal_dir, &journal).map_err(|e| {
-            RecorderError::Internal(format!("cannot write the session journal: {e}"))
-        })?;
+        let (dir, written) = (self.ctx.settings.journal_dir.clone(), journal.clone());
+        tokio::task::spawn_blocking(move || journal::write(&dir, &written))
+            .await
+            .map_err(std::io::Error::other)
+            .and_then(|r| r)
+            .map_err(|e| {
+                RecorderError::Internal(format!("cannot write the session journal: {e}"))
+            })?;
+        let tell = Arc::clone(&self.handle);
         let audio = RecordingAudio::start(
             AudioPaths {
                 dir: self.ctx.settings.recordings_dir.clone(),
@@ -269,8 +278,18 @@ impl Supervisor {
                 speaker_stem: self.handle.speakers.then(|| journal.stem().to_owned()),
             },
             self.ctx.metrics.audio.clone(),
+            Box::new(move |error| {
+                tell.send(SessionCmd::AudioFailed { error });
+            }),
         )
-        .map_err(|e| RecorderError::Internal(format!("cannot create the recording: {e}")))?;
+        .map_err(|e| {
+            // Nothing was recorded: no journal may claim otherwise (recovery would list an empty
+            // recording), and no empty file stays behind.
+            journal::remove(&self.ctx.settings.journal_dir, self.handle.sid);
+            let _ = std::fs::remove_file(self.ctx.settings.recordings_dir.join(&filename));
+            RecorderError::Internal(format!("cannot create the recording: {e}"))
+        })?;
+        self.journal = Some(journal);
         audio.send(AudioMsg::Epoch {
             epoch,
             frame,
@@ -386,6 +405,12 @@ impl Supervisor {
             }
             SessionCmd::TokenFetched(Err(e)) => self.handle.record("token renewal failed", Some(e)),
             SessionCmd::StallCapture { ms } => self.send_page(&ToPage::StallCapture { ms }),
+            SessionCmd::AudioFailed { error } => {
+                self.handle.record("audio write failed", Some(error));
+                if self.audio.is_some() {
+                    self.begin_stop(StopReason::Error, None).await;
+                }
+            }
             SessionCmd::Abort { done } => {
                 if let Some(audio) = self.audio.take() {
                     let _ = tokio::task::spawn_blocking(move || audio.abort()).await;

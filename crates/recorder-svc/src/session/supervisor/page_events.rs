@@ -47,7 +47,7 @@ impl Supervisor {
                 self.deadline = None;
                 self.failures = 0;
                 if self.starting {
-                    if let Err(e) = self.begin_recording(epoch, frame, wall_ms) {
+                    if let Err(e) = self.begin_recording(epoch, frame, wall_ms).await {
                         self.fail_start(e).await;
                         return;
                     }

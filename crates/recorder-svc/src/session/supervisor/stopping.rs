@@ -1,5 +1,13 @@
-//! Stopping: the page flushes its last audio, the files are finished, the record is saved and
-//! delivered, every waiting stop gets the same body, then the bot leaves and the tab closes.
+//! Stopping: the page flushes its last audio, the files are finished, the bot leaves the channel,
+//! then the record is delivered and saved and every waiting stop gets the same body.
+//!
+//! A stop whose finish or save fails (disk full, I/O errors) does not lose the recording: the
+//! session stays registered (status `stopping`, phase `repairing`), repairs its files from the
+//! journal and retries the save with backoff until it succeeds; stops meanwhile answer 503
+//! `recording_repairing`, and the first stop gets the repaired body if the first repair works.
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use time::OffsetDateTime;
 use tokio::time::Instant;
@@ -13,9 +21,17 @@ use crate::audio::recording::AudioMsg;
 use crate::error::RecorderError;
 use crate::storage::StoredRecording;
 
-impl Supervisor {
-    // ---- stopping ------------------------------------------------------------------------------
+/// Waits between repair attempts (the last repeats).
+const REPAIR_BACKOFF: [Duration; 6] = [
+    Duration::from_secs(1),
+    Duration::from_secs(2),
+    Duration::from_secs(4),
+    Duration::from_secs(8),
+    Duration::from_secs(15),
+    Duration::from_secs(30),
+];
 
+impl Supervisor {
     pub(super) async fn begin_stop(&mut self, reason: StopReason, reply: Option<StopReply>) {
         if let Some(stopping) = &mut self.stopping {
             stopping.waiters.extend(reply);
@@ -27,6 +43,8 @@ impl Supervisor {
         }
         self.handle.record("stopping", Some(format!("{reason:?}")));
         self.handle.update(|live| live.phase = "stopping");
+        // From now on a start for this channel begins a new session: this one records nothing more.
+        self.ctx.release_channel(self.handle.sid);
         let wall_ms = now_ms();
         if let Some(audio) = &self.audio {
             audio.send(AudioMsg::StopAt { wall_ms });
@@ -49,52 +67,140 @@ impl Supervisor {
     }
 
     pub(super) async fn finalize(&mut self) {
-        let Some(stopping) = self.stopping.take() else {
+        let Some(mut stopping) = self.stopping.take() else {
             return;
         };
         let Some(audio) = self.audio.take() else {
             return;
         };
-        let result = audio.finish(stopping.wall_ms).await;
-        let outcome = match result {
-            Ok(finished) => Ok(self.stop_body(stopping.reason, &finished)),
-            Err(e) => Err(RecorderError::Internal(format!(
-                "finishing the recording failed: {e}"
-            ))),
-        };
-        let outcome = match outcome {
-            Ok(mut body) => {
-                self.ctx.destination.deliver(&mut body, true).await;
-                let history = self.handle.with_live(|live| live.history.clone());
-                let record = StoredRecording {
-                    body: body.clone(),
-                    created_at: iso_ms(OffsetDateTime::now_utc()),
-                    history,
-                };
-                match self.ctx.index.save(record) {
-                    Ok(_) => {
-                        journal::remove(&self.ctx.settings.journal_dir, self.handle.sid);
-                        Ok(body)
-                    }
-                    Err(e) => Err(RecorderError::Internal(format!(
-                        "saving the recording's record failed: {e}"
-                    ))),
+        let finished = audio.finish(stopping.wall_ms).await;
+        // The audio is complete: the bot leaves now, not after the (possibly long) upload wait.
+        self.leave(&mut stopping.waiters).await;
+        let (body, error) = match finished {
+            Ok(finished) => {
+                let mut body = self.stop_body(stopping.reason, &finished);
+                let delivered = self.ctx.destination.deliver(&mut body, true).await.is_ok();
+                match self.save(&body, delivered).await {
+                    Ok(()) => return self.conclude(stopping, body),
+                    Err(e) => (
+                        Some(body),
+                        format!("saving the recording's record failed: {e}"),
+                    ),
                 }
             }
-            Err(e) => Err(e),
+            Err(e) => (None, format!("finishing the recording failed: {e}")),
         };
-        if let Err(e) = &outcome {
-            // The journal stays: the next start repairs and lists the files.
-            tracing::error!(sid = %self.handle.sid, error = %e, "stop failed; files kept for recovery");
+        self.repair(stopping, body, error).await;
+    }
+
+    /// Saves the record off the async threads; drops the journal once nothing depends on it
+    /// (`delivered`: the upload job exists, or the files stay local).
+    async fn save(&self, body: &StopBody, delivered: bool) -> Result<(), String> {
+        let record = StoredRecording {
+            body: body.clone(),
+            created_at: iso_ms(OffsetDateTime::now_utc()),
+            history: self.handle.with_live(|live| live.history.clone()),
+        };
+        let index = Arc::clone(&self.ctx.index);
+        let (dir, sid) = (self.ctx.settings.journal_dir.clone(), self.handle.sid);
+        tokio::task::spawn_blocking(move || {
+            index.save(record)?;
+            if delivered {
+                journal::remove(&dir, sid);
+            }
+            Ok::<_, std::io::Error>(())
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())
+    }
+
+    /// The stop failed: repair in the background until the recording is saved (or the process
+    /// ends, which leaves the journal for the next start).
+    async fn repair(&mut self, mut stopping: Stopping, mut body: Option<StopBody>, error: String) {
+        tracing::error!(sid = %self.handle.sid, error, "stop failed; the recording is repaired in the background");
+        self.ctx.metrics.repairs.inc();
+        self.handle.update(|live| live.phase = "repairing");
+        self.handle.record("repairing", Some(error));
+        let mut failures = 0;
+        loop {
+            match self.try_repair(&mut body).await {
+                Ok(repaired) => {
+                    self.handle.record("repaired", None);
+                    return self.conclude(stopping, repaired);
+                }
+                Err(e) => {
+                    tracing::warn!(sid = %self.handle.sid, error = e, "repair failed; retrying");
+                    for waiter in stopping.waiters.drain(..) {
+                        let _ = waiter.send(Err(RecorderError::Repairing));
+                    }
+                }
+            }
+            let until = Instant::now() + REPAIR_BACKOFF[failures.min(REPAIR_BACKOFF.len() - 1)];
+            failures += 1;
+            loop {
+                match tokio::time::timeout_at(until, self.rx.recv()).await {
+                    Err(_) => break,
+                    Ok(None) => {
+                        self.finished = true;
+                        return;
+                    }
+                    Ok(Some(SessionCmd::Stop {
+                        reply: Some(reply), ..
+                    })) => {
+                        let _ = reply.send(Err(RecorderError::Repairing));
+                    }
+                    Ok(Some(SessionCmd::Abort { done })) => {
+                        self.finished = true;
+                        let _ = done.send(());
+                        return;
+                    }
+                    Ok(Some(_)) => {}
+                }
+            }
         }
+    }
+
+    /// One repair attempt: the files repaired from disk (if they were never finished), delivered
+    /// (idempotent), and the record saved.
+    async fn try_repair(&self, body: &mut Option<StopBody>) -> Result<StopBody, String> {
+        let mut repaired = match body.take() {
+            Some(body) => body,
+            None => {
+                let journal = self.journal.clone().ok_or("the session has no journal")?;
+                let history = self.handle.with_live(|live| live.history.clone());
+                crate::recovery::repair(
+                    &journal,
+                    &self.ctx.settings.recordings_dir,
+                    StopReason::Error,
+                    history,
+                )
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or("the recording has no audio file")?
+                .body
+            }
+        };
+        let delivered = self
+            .ctx
+            .destination
+            .deliver(&mut repaired, false)
+            .await
+            .is_ok();
+        let saved = self.save(&repaired, delivered).await;
+        *body = Some(repaired.clone());
+        saved.map(|()| repaired)
+    }
+
+    /// The record is saved: every waiting stop gets the body, the session leaves the registry.
+    fn conclude(&mut self, stopping: Stopping, body: StopBody) {
         self.ctx.unregister(self.handle.sid);
         for waiter in stopping.waiters {
-            let _ = waiter.send(outcome.clone());
+            let _ = waiter.send(Ok(body.clone()));
         }
         self.handle
-            .record("stopped", Some(format!("{:?}", stopping.reason)));
-        self.ctx.metrics.session_stopped(stopping.reason.as_str());
-        self.leave().await;
+            .record("stopped", Some(format!("{:?}", body.stop_reason)));
+        self.ctx.metrics.session_stopped(body.stop_reason.as_str());
         self.finished = true;
     }
 
@@ -140,8 +246,9 @@ impl Supervisor {
         }
     }
 
-    /// Leaves the channel (bounded), then closes the tab.
-    pub(super) async fn leave(&mut self) {
+    /// Leaves the channel (bounded), then closes the tab. Stops that arrive meanwhile wait with
+    /// the others for the body.
+    pub(super) async fn leave(&mut self, waiters: &mut Vec<StopReply>) {
         if self.page.is_some() {
             self.send_page(&ToPage::Leave);
             let deadline = Instant::now() + LEAVE_TIMEOUT;
@@ -151,11 +258,7 @@ impl Supervisor {
                     SessionCmd::PageClosed { .. } => break,
                     SessionCmd::Stop {
                         reply: Some(reply), ..
-                    } => {
-                        // Late stops get the final body through the index.
-                        let body = self.ctx.index.get(self.handle.sid).map(|s| s.body.clone());
-                        let _ = reply.send(body.ok_or(RecorderError::SessionNotFound));
-                    }
+                    } => waiters.push(reply),
                     _ => {}
                 }
             }

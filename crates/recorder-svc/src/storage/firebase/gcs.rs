@@ -182,6 +182,9 @@ impl Storage {
         size: u64,
         from: u64,
     ) -> Result<UploadStep, FirebaseError> {
+        // A server that reports more than the file (or a resume at the very end) must neither
+        // underflow this nor send an invalid range: `bytes */size` asks it to finish instead.
+        let from = from.min(size);
         let len = self.chunk.min(size - from);
         let mut file = tokio::fs::File::open(path).await.map_err(|e| {
             FirebaseError::Permanent(format!("cannot read {}: {e}", path.display()))
@@ -195,11 +198,7 @@ impl Storage {
             file.take(len),
             64 * 1024,
         ));
-        let range = if size == 0 {
-            "bytes */0".to_owned()
-        } else {
-            format!("bytes {from}-{}/{size}", from + len - 1)
-        };
+        let range = content_range(from, len, size);
         let response = self
             .http
             .put(session)
@@ -215,17 +214,15 @@ impl Storage {
         let status = response.status();
         match status.as_u16() {
             200 | 201 => Ok(UploadStep::Done),
-            308 => {
-                // `Range: bytes=0-N` = the server has bytes 0..=N.
-                let confirmed = response
-                    .headers()
-                    .get("range")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|r| r.rsplit('-').next())
-                    .and_then(|n| n.parse::<u64>().ok())
-                    .map_or(0, |last| last + 1);
-                Ok(UploadStep::Partial { confirmed })
-            }
+            308 => Ok(UploadStep::Partial {
+                confirmed: confirmed_bytes(
+                    response
+                        .headers()
+                        .get("range")
+                        .and_then(|v| v.to_str().ok()),
+                    size,
+                ),
+            }),
             404 | 410 => Err(FirebaseError::SessionGone(format!(
                 "the upload session expired ({status})"
             ))),
@@ -285,8 +282,39 @@ pub async fn md5_base64(path: &Path) -> std::io::Result<String> {
     Ok(STANDARD.encode(hasher.finalize()))
 }
 
+/// `Content-Range` for `len` bytes from `from` of a `size`-byte file; with nothing left to send,
+/// `bytes */size`, which asks Storage to finish (or say what it has).
+fn content_range(from: u64, len: u64, size: u64) -> String {
+    if len == 0 {
+        format!("bytes */{size}")
+    } else {
+        format!("bytes {from}-{}/{size}", from + len - 1)
+    }
+}
+
+/// How many bytes a 308's `Range: bytes=0-N` confirms (N + 1), never more than the file.
+fn confirmed_bytes(range: Option<&str>, size: u64) -> u64 {
+    range
+        .and_then(|r| r.rsplit('-').next())
+        .and_then(|n| n.trim().parse::<u64>().ok())
+        .map_or(0, |last| last.saturating_add(1))
+        .min(size)
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn resume_offsets_never_pass_the_file_nor_make_an_invalid_range() {
+        assert_eq!(confirmed_bytes(Some("bytes=0-99"), 1000), 100);
+        assert_eq!(confirmed_bytes(Some("bytes=0-99"), 50), 50);
+        assert_eq!(confirmed_bytes(Some("bytes=0-18446744073709551615"), 7), 7);
+        assert_eq!(confirmed_bytes(Some("garbage"), 7), 0);
+        assert_eq!(confirmed_bytes(None, 7), 0);
+        assert_eq!(content_range(0, 10, 10), "bytes 0-9/10");
+        assert_eq!(content_range(10, 0, 10), "bytes */10");
+        assert_eq!(content_range(0, 0, 0), "bytes */0");
+    }
     use super::*;
 
     #[test]

@@ -73,7 +73,9 @@ pub struct QueueSummary {
     pub last_error: Option<String>,
 }
 
-/// Writes `bytes` to `path` so a crash leaves either the old or the new file, never half of one.
+/// Writes `bytes` to `path` so a crash leaves either the old or the new file, never half of one:
+/// a temporary file, synced, renamed over `path`, and the folder synced so the rename itself
+/// survives a power cut.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let tmp = path.with_extension("tmp");
     {
@@ -81,5 +83,9 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
         f.write_all(bytes)?;
         f.sync_all()?;
     }
-    fs::rename(tmp, path)
+    fs::rename(tmp, path)?;
+    if let Some(dir) = path.parent() {
+        fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
 }

@@ -31,6 +31,8 @@ const BACKOFF_S: [u64; 7] = [1, 2, 4, 8, 15, 30, 60];
 const REFUSED_RETRY: Duration = Duration::from_secs(1800);
 /// Uploads worked on at once.
 const WORKERS: usize = 2;
+/// Idle workers look for housekeeping at least this often.
+const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(15);
 
 struct Entry {
     job: Job,
@@ -68,8 +70,10 @@ fn now_iso() -> String {
 }
 
 impl UploadQueue {
-    /// Loads the jobs left in `dir` (every unfinished one is tried at once) and starts the workers.
-    pub fn start(
+    /// Loads the jobs left in `dir` (every unfinished one is tried as soon as the workers run).
+    /// The workers start with [`UploadQueue::start_workers`], after crash recovery has queued what
+    /// it found, so that no job is worked on while recovery could still be looking at it.
+    pub fn load(
         dir: &Path,
         recordings_dir: &Path,
         firebase: Firebase,
@@ -111,19 +115,27 @@ impl UploadQueue {
             wake: Notify::new(),
             changed: watch::channel(0).0,
         });
-        for _ in 0..WORKERS {
-            tokio::spawn(Arc::clone(&queue).work());
-        }
         Ok(queue)
+    }
+
+    /// Starts the upload workers (once).
+    pub fn start_workers(self: &Arc<Self>) {
+        for _ in 0..WORKERS {
+            tokio::spawn(Arc::clone(self).work());
+        }
     }
 
     fn entries(&self) -> std::sync::MutexGuard<'_, BTreeMap<Uuid, EntryBox>> {
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn persist(&self, job: &Job) -> io::Result<()> {
+    /// Writes `job` durably, off the async threads (it fsyncs).
+    async fn persist(&self, job: &Job) -> io::Result<()> {
         let bytes = serde_json::to_vec_pretty(job).map_err(io::Error::other)?;
-        write_atomically(&self.dir.join(format!("{}.json", job.sid)), &bytes)
+        let path = self.dir.join(format!("{}.json", job.sid));
+        tokio::task::spawn_blocking(move || write_atomically(&path, &bytes))
+            .await
+            .map_err(io::Error::other)?
     }
 
     fn notify_change(&self) {
@@ -199,18 +211,20 @@ impl UploadQueue {
         })
     }
 
-    /// Persists `job` (durably) and queues it.
-    pub fn enqueue(&self, job: Job) -> io::Result<()> {
-        self.persist(&job)?;
-        self.entries().insert(
-            job.sid,
-            EntryBox(Entry {
-                job,
-                running: false,
-                next_attempt: Instant::now(),
-                enqueued: Instant::now(),
-            }),
-        );
+    /// Persists `job` (durably) and queues it. One job per recording: if one exists for its sid
+    /// (recovery after a crash during the upload wait, a repeated delivery), it is kept and this
+    /// one dropped, so no object is ever uploaded twice with different download tokens.
+    pub async fn enqueue(&self, job: Job) -> io::Result<()> {
+        if self.entries().contains_key(&job.sid) {
+            return Ok(());
+        }
+        self.persist(&job).await?;
+        self.entries().entry(job.sid).or_insert(EntryBox(Entry {
+            job,
+            running: false,
+            next_attempt: Instant::now(),
+            enqueued: Instant::now(),
+        }));
         self.notify_change();
         self.wake.notify_waiters();
         Ok(())
@@ -304,11 +318,11 @@ impl UploadQueue {
             match claimed {
                 Some(job) => self.attempt(job).await,
                 None => {
-                    self.housekeeping();
+                    self.housekeeping().await;
                     let sleep = self
                         .until_next_attempt()
-                        .unwrap_or(Duration::from_secs(60))
-                        .min(Duration::from_secs(60));
+                        .unwrap_or(HOUSEKEEPING_EVERY)
+                        .min(HOUSEKEEPING_EVERY);
                     let notified = self.wake.notified();
                     tokio::select! {
                         () = notified => {}
@@ -329,8 +343,8 @@ impl UploadQueue {
     }
 
     /// Saves `job` to disk and memory, then tells waiters.
-    fn save(&self, job: &Job) {
-        if let Err(e) = self.persist(job) {
+    async fn save(&self, job: &Job) {
+        if let Err(e) = self.persist(job).await {
             tracing::error!(sid = %job.sid, error = %e, "cannot persist an upload job");
         }
         if let Some(entry) = self.entries().get_mut(&job.sid) {
@@ -364,13 +378,13 @@ impl UploadQueue {
             job.refused = false;
             tracing::info!(sid = %job.sid, files = job.files.len(), attempts = job.attempts, "recording uploaded and described in Firestore");
         }
-        self.save(&job);
+        self.save(&job).await;
         if let Some(entry) = self.entries().get_mut(&job.sid) {
             entry.0.running = false;
             entry.0.next_attempt = Instant::now() + wait;
         }
         if result.is_ok() {
-            self.update_index(&mut job);
+            self.update_index(&mut job).await;
         }
     }
 
@@ -387,7 +401,7 @@ impl UploadQueue {
                     FirebaseError::Permanent(format!("cannot read {}: {e}", path.display()))
                 })?;
                 job.files[i].md5 = Some(md5);
-                self.save(job);
+                self.save(job).await;
             }
             let (object, size, md5) = (
                 job.files[i].object(),
@@ -402,7 +416,7 @@ impl UploadQueue {
                     .is_some_and(|o| o.size == size && o.md5 == md5)
                 {
                     job.files[i].uploaded = true;
-                    self.save(job);
+                    self.save(job).await;
                     continue;
                 }
                 job.files[i].session = Some(
@@ -411,23 +425,33 @@ impl UploadQueue {
                         .await?,
                 );
                 job.files[i].confirmed = 0;
-                self.save(job);
+                self.save(job).await;
             }
             let session = job.files[i].session.clone().unwrap_or_default();
+            let mut stalls = 0;
             loop {
-                match storage
-                    .send_chunk(&session, &path, size, job.files[i].confirmed)
-                    .await
-                {
+                let from = job.files[i].confirmed;
+                match storage.send_chunk(&session, &path, size, from).await {
                     Ok(UploadStep::Partial { confirmed }) => {
+                        // A session that stops moving forward is restarted, never retried forever.
+                        stalls = if confirmed > from { 0 } else { stalls + 1 };
+                        if stalls >= 3 {
+                            job.files[i].session = None;
+                            job.files[i].confirmed = 0;
+                            self.save(job).await;
+                            return Err(FirebaseError::Transient(format!(
+                                "the upload of {} made no progress; starting it again",
+                                job.files[i].name
+                            )));
+                        }
                         job.files[i].confirmed = confirmed;
-                        self.save(job);
+                        self.save(job).await;
                     }
                     Ok(UploadStep::Done) => break,
                     Err(FirebaseError::SessionGone(why)) => {
                         job.files[i].session = None;
                         job.files[i].confirmed = 0;
-                        self.save(job);
+                        self.save(job).await;
                         return Err(FirebaseError::Transient(format!(
                             "{why}; starting the upload of {} again",
                             job.files[i].name
@@ -441,12 +465,12 @@ impl UploadQueue {
                 Some(o) if o.size == size && o.md5 == md5 => {
                     job.files[i].uploaded = true;
                     job.files[i].confirmed = size;
-                    self.save(job);
+                    self.save(job).await;
                 }
                 other => {
                     job.files[i].session = None;
                     job.files[i].confirmed = 0;
-                    self.save(job);
+                    self.save(job).await;
                     return Err(FirebaseError::Transient(format!(
                         "{} did not verify in Storage (expected {size} bytes, md5 {}; got {:?}); uploading it again",
                         job.files[i].name,
@@ -463,30 +487,36 @@ impl UploadQueue {
                 .upsert(super::firestore::COLLECTION, &id, &job.document)
                 .await?;
             job.document_written = true;
-            self.save(job);
+            self.save(job).await;
         }
         Ok(())
     }
 
     /// Puts the Firebase locations in the recording's record (once it exists).
-    fn update_index(&self, job: &mut Job) {
+    async fn update_index(&self, job: &mut Job) {
         if job.index_updated || job.done_at.is_none() {
             return;
         }
         let Some((mix, speakers)) = self.locations(job.sid) else {
             return;
         };
-        let updated = self.index.update(job.sid, |record| {
-            record.body.firebase = Some(mix.clone());
-            record.body.upload = None;
-            for speaker in record.body.speakers.iter_mut().flatten() {
-                speaker.firebase = speakers.get(&speaker.uid).cloned();
-            }
-        });
+        let index = Arc::clone(&self.index);
+        let sid = job.sid;
+        let updated = tokio::task::spawn_blocking(move || {
+            index.update(sid, |record| {
+                record.body.firebase = Some(mix.clone());
+                record.body.upload = None;
+                for speaker in record.body.speakers.iter_mut().flatten() {
+                    speaker.firebase = speakers.get(&speaker.uid).cloned();
+                }
+            })
+        })
+        .await
+        .unwrap_or_else(|e| Err(io::Error::other(e)));
         match updated {
             Ok(true) => {
                 job.index_updated = true;
-                self.save(job);
+                self.save(job).await;
             }
             Ok(false) => {} // not saved yet (stop is finishing): housekeeping retries
             Err(e) => {
@@ -495,8 +525,37 @@ impl UploadQueue {
         }
     }
 
-    /// Finishes index updates that had to wait, and drops local copies past their keeping time.
-    fn housekeeping(&self) {
+    /// Queues the recordings saved as `pending` whose job could not be created at the time (the
+    /// disk was full, the jobs folder unwritable…); they would otherwise never reach Firebase.
+    async fn queue_missing_jobs(&self) {
+        let missing: Vec<StopBody> = self
+            .index
+            .all()
+            .into_iter()
+            .filter(|r| r.body.firebase.is_none() && r.body.upload.is_some())
+            .filter(|r| !self.entries().contains_key(&r.body.sid))
+            .map(|r| r.body.clone())
+            .collect();
+        for body in missing {
+            let queued = match self.job_for(&body, &now_iso()) {
+                Ok(job) => self.enqueue(job).await,
+                Err(e) => Err(e),
+            };
+            match queued {
+                Ok(()) => {
+                    tracing::warn!(sid = %body.sid, "queued the upload of a recording whose job was missing")
+                }
+                Err(e) => {
+                    tracing::error!(sid = %body.sid, error = %e, "still cannot queue the upload of a pending recording")
+                }
+            }
+        }
+    }
+
+    /// Finishes index updates that had to wait, queues what is missing, and drops local copies
+    /// past their keeping time.
+    async fn housekeeping(&self) {
+        self.queue_missing_jobs().await;
         let done: Vec<Job> = self
             .entries()
             .values()
@@ -504,7 +563,7 @@ impl UploadQueue {
             .map(|e| e.0.job.clone())
             .collect();
         for mut job in done {
-            self.update_index(&mut job);
+            self.update_index(&mut job).await;
             let expired = job
                 .done_at
                 .as_deref()
