@@ -127,6 +127,7 @@ pub fn settings(dir: &Path, recordings: &Path, opts: &Options) -> Settings {
         recordings_dir: recordings.to_owned(),
         chromium: find_chromium().expect("Chromium installed (make test installs it)"),
         chromium_extra_args: opts.extra_args.clone(),
+        chromium_sandbox: recorder_svc::browser::SandboxMode::Auto,
         agora_sdk: sdk,
         max_sessions: opts.max_sessions,
         sessions_per_browser: 20,

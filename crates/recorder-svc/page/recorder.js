@@ -9,9 +9,12 @@
   'use strict';
 
   const sid = location.pathname.split('/').pop() || '';
-  const key = new URLSearchParams(location.search).get('k') || '';
-  const ws = new WebSocket(`ws://${location.host}/ws/${sid}?k=${encodeURIComponent(key)}`);
+  // Set by the recorder before this document's first script (never part of a URL); the first
+  // message on the socket presents it.
+  const key = window.__memharborKey || '';
+  const ws = new WebSocket(`ws://${location.host}/ws/${sid}`);
   ws.binaryType = 'arraybuffer';
+  ws.addEventListener('open', () => ws.send(JSON.stringify({ type: 'auth', key })));
 
   /** @type {Worker | null} */
   let capture = null;

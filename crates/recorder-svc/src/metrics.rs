@@ -37,6 +37,9 @@ pub struct BrowserCounters {
     pub launched: Counter,
     pub deaths: Counter,
     pub tab_crashes: Counter,
+    /// DevTools messages (and their bytes) Chromium sent the recorder.
+    pub cdp_messages: Counter,
+    pub cdp_bytes: Counter,
 }
 
 #[derive(Debug)]
@@ -144,6 +147,16 @@ impl Default for Metrics {
             "memharbor_recorder_browser_restarts",
             "Chromium processes that died and were replaced",
             m.browsers.deaths.clone(),
+        );
+        r.register(
+            "memharbor_recorder_cdp_messages",
+            "DevTools messages Chromium sent the recorder (answers and events)",
+            m.browsers.cdp_messages.clone(),
+        );
+        r.register(
+            "memharbor_recorder_cdp_bytes",
+            "Bytes of DevTools messages Chromium sent the recorder",
+            m.browsers.cdp_bytes.clone(),
         );
         r.register(
             "memharbor_recorder_tab_crashes",

@@ -25,6 +25,8 @@ pub struct Settings {
     pub recordings_dir: PathBuf,
     pub chromium: PathBuf,
     pub chromium_extra_args: Vec<String>,
+    /// Chromium's sandbox (`RECORDER_CHROMIUM_SANDBOX`: auto, on, off).
+    pub chromium_sandbox: browser::SandboxMode,
     pub agora_sdk: PathBuf,
     pub max_sessions: usize,
     pub sessions_per_browser: usize,
@@ -115,6 +117,7 @@ struct Raw {
     recorder_recordings_dir: Option<String>,
     recorder_chromium: Option<String>,
     recorder_chromium_extra_args: Option<String>,
+    recorder_chromium_sandbox: Option<String>,
     recorder_agora_sdk: Option<String>,
     recorder_max_sessions: Option<String>,
     recorder_sessions_per_browser: Option<String>,
@@ -357,6 +360,17 @@ impl Settings {
             ),
             chromium,
             chromium_extra_args,
+            chromium_sandbox: match present(&raw.recorder_chromium_sandbox)
+                .map(str::to_ascii_lowercase)
+                .as_deref()
+            {
+                None | Some("auto") => browser::SandboxMode::Auto,
+                Some("on" | "true" | "1") => browser::SandboxMode::On,
+                Some("off" | "false" | "0") => browser::SandboxMode::Off,
+                Some(_) => {
+                    return Err(err("RECORDER_CHROMIUM_SANDBOX", "must be auto, on or off"));
+                }
+            },
             agora_sdk,
             max_sessions: number(
                 "RECORDER_MAX_SESSIONS",

@@ -183,6 +183,7 @@ impl Application {
                 extra_args: settings.chromium_extra_args.clone(),
                 state_dir: dirs.root.clone(),
                 tabs_per_browser: settings.sessions_per_browser,
+                sandbox: settings.chromium_sandbox,
             },
             lost_tx,
             metrics.browsers.clone(),

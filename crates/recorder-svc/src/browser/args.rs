@@ -9,8 +9,6 @@ use std::path::Path;
 /// Switches every browser gets (see `../shared/notes/headless-chromium-audio.md` for why).
 const BUILT_IN: &[&str] = &[
     "--headless=new",
-    // The page is ours and local; containers rarely allow Chromium's sandbox.
-    "--no-sandbox",
     "--disable-gpu",
     "--disable-dev-shm-usage",
     // Without it the muted <audio> element each remote track needs never plays: nothing is heard.
@@ -30,7 +28,8 @@ const BUILT_IN: &[&str] = &[
     "--metrics-recording-only",
     // Mutes speakers only; the capture worker still reads every track.
     "--mute-audio",
-    "--remote-debugging-port=0",
+    // DevTools on fds 3/4 (see `cdp_pipe`), never on a port another process could reach.
+    "--remote-debugging-pipe",
 ];
 
 const BUILT_IN_DISABLED_FEATURES: &[&str] = &["Translate", "MediaRouter", "OptimizationHints"];
@@ -56,8 +55,10 @@ pub fn parse_extra(extra: &str) -> Result<Vec<String>, String> {
         .collect())
 }
 
-/// The full argument list for one browser with its own profile folder.
-pub fn command_line(profile: &Path, extra: &[String]) -> Vec<String> {
+/// The full argument list for one browser with its own profile folder. Without `sandbox`, the
+/// renderers run unsandboxed (`--no-sandbox`): only where the sandbox cannot work (as root, or
+/// where the container forbids the namespaces it needs; see `RECORDER_CHROMIUM_SANDBOX`).
+pub fn command_line(profile: &Path, extra: &[String], sandbox: bool) -> Vec<String> {
     let mut features: [Vec<String>; 2] = [
         Vec::new(),
         BUILT_IN_DISABLED_FEATURES
@@ -91,6 +92,9 @@ pub fn command_line(profile: &Path, extra: &[String]) -> Vec<String> {
         .filter(|a| !overridden.contains(&switch_name(a)))
         .map(|a| (*a).to_owned())
         .collect();
+    if !sandbox && !overridden.contains(&"--no-sandbox") {
+        args.push("--no-sandbox".to_owned());
+    }
     args.push(format!("--user-data-dir={}", profile.display()));
     for (name, list) in [
         ("--enable-features", &features[0]),
@@ -116,7 +120,7 @@ mod tests {
              '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost' --autoplay-policy=document-user-activation-required",
         )
         .unwrap();
-        let args = command_line(Path::new("/tmp/p"), &extra);
+        let args = command_line(Path::new("/tmp/p"), &extra, false);
         let count = |name: &str| args.iter().filter(|a| switch_name(a) == name).count();
         assert_eq!(count("--disable-features"), 1);
         assert_eq!(count("--autoplay-policy"), 1);
@@ -128,6 +132,11 @@ mod tests {
         assert!(args.contains(&"--autoplay-policy=document-user-activation-required".to_owned()));
         assert!(args.contains(&"--user-data-dir=/tmp/p".to_owned()));
         assert!(!args.iter().any(|a| a.starts_with("----")));
+        assert_eq!(count("--no-sandbox"), 1);
+        assert_eq!(count("--remote-debugging-pipe"), 1);
+        assert_eq!(count("--remote-debugging-port"), 0);
+        let sandboxed = command_line(Path::new("/tmp/p"), &[], true);
+        assert!(!sandboxed.iter().any(|a| a == "--no-sandbox"));
         assert!(parse_extra("'unbalanced").is_err());
     }
 }

@@ -6,6 +6,7 @@
 //! reopens a tab (a new browser is launched when needed) and rejoins; the recording goes on.
 
 mod args;
+mod cdp_pipe;
 mod process;
 
 use std::collections::HashMap;
@@ -13,7 +14,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use chromiumoxide::cdp::browser_protocol::{page as cdp_page, target as cdp_target};
+use chromiumoxide::cdp::browser_protocol::{
+    network as cdp_network, page as cdp_page, target as cdp_target,
+};
 use chromiumoxide::handler::HandlerConfig;
 use chromiumoxide::{Browser, Page};
 use futures_util::StreamExt as _;
@@ -45,6 +48,18 @@ pub enum BrowserError {
     Gone,
 }
 
+/// Whether Chromium's renderers run in its sandbox (`RECORDER_CHROMIUM_SANDBOX`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SandboxMode {
+    /// On where it works: off as root (Chromium refuses it there); otherwise tried, and if
+    /// Chromium cannot start with it (a container that forbids user namespaces), off with a
+    /// warning. `/status` says which.
+    Auto,
+    /// Always on: a browser that cannot start with it is an error.
+    On,
+    Off,
+}
+
 /// How browsers are started.
 #[derive(Debug, Clone)]
 pub struct BrowserConfig {
@@ -54,6 +69,7 @@ pub struct BrowserConfig {
     /// Profiles and pid files live here.
     pub state_dir: PathBuf,
     pub tabs_per_browser: usize,
+    pub sandbox: SandboxMode,
 }
 
 /// A session's tab is gone (crashed, or its browser died).
@@ -80,12 +96,15 @@ pub struct PoolStatus {
     pub browsers_launched: u64,
     pub browser_deaths: u64,
     pub tab_crashes: u64,
+    /// Whether the renderers are sandboxed (known once a browser has started).
+    pub sandbox: Option<bool>,
 }
 
 enum Cmd {
     Open {
         sid: Uuid,
         url: String,
+        key: String,
         reply: oneshot::Sender<Result<(), BrowserError>>,
     },
     Close {
@@ -135,6 +154,12 @@ impl BrowserPool {
         let status = Arc::new(Mutex::new(PoolStatus::default()));
         let (itx, irx) = mpsc::unbounded_channel();
         let actor = Actor {
+            sandbox: match config.sandbox {
+                SandboxMode::Off => Some(false),
+                SandboxMode::On => Some(true),
+                SandboxMode::Auto if rustix::process::geteuid().is_root() => Some(false),
+                SandboxMode::Auto => None,
+            },
             config,
             slots: Vec::new(),
             next_id: 1,
@@ -156,9 +181,17 @@ impl BrowserPool {
         answer.await.map_err(|_| BrowserError::Gone)
     }
 
-    /// Opens a tab for `sid` on `url` (in a browser with room, launching one if needed).
-    pub async fn open_tab(&self, sid: Uuid, url: String) -> Result<(), BrowserError> {
-        self.ask(|reply| Cmd::Open { sid, url, reply }).await?
+    /// Opens a tab for `sid` on `url` (in a browser with room, launching one if needed). The page
+    /// finds `key` in `window.__memharborKey`, set before its first script runs: the key is never
+    /// part of a URL (URLs show in tab lists and logs).
+    pub async fn open_tab(&self, sid: Uuid, url: String, key: String) -> Result<(), BrowserError> {
+        self.ask(|reply| Cmd::Open {
+            sid,
+            url,
+            key,
+            reply,
+        })
+        .await?
     }
 
     /// Closes `sid`'s tab, if it has one.
@@ -203,6 +236,8 @@ struct Slot {
 
 struct Actor {
     config: BrowserConfig,
+    /// Whether browsers get the sandbox; `None` until the first launch in auto mode tells.
+    sandbox: Option<bool>,
     slots: Vec<Slot>,
     next_id: u64,
     lost: mpsc::UnboundedSender<TabLost>,
@@ -220,8 +255,8 @@ impl Actor {
         loop {
             tokio::select! {
                 cmd = rx.recv() => match cmd {
-                    Some(Cmd::Open { sid, url, reply }) => {
-                        let result = self.open(sid, &url).await;
+                    Some(Cmd::Open { sid, url, key, reply }) => {
+                        let result = self.open(sid, &url, &key).await;
                         let _ = reply.send(result);
                     }
                     Some(Cmd::Close { sid, reply }) => {
@@ -266,7 +301,7 @@ impl Actor {
             .collect();
     }
 
-    async fn open(&mut self, sid: Uuid, url: &str) -> Result<(), BrowserError> {
+    async fn open(&mut self, sid: Uuid, url: &str, key: &str) -> Result<(), BrowserError> {
         self.close(sid).await;
         let cap = self.config.tabs_per_browser.max(1);
         let index = match self.slots.iter().position(|s| s.tabs.len() < cap) {
@@ -278,15 +313,33 @@ impl Actor {
             }
         };
         let slot = &mut self.slots[index];
-        let page = tokio::time::timeout(OPEN_TAB_TIMEOUT, slot.browser.new_page(url))
+        let page = tokio::time::timeout(OPEN_TAB_TIMEOUT, open_page(&slot.browser, url, key))
             .await
-            .map_err(|_| BrowserError::Timeout("opening a tab"))?
-            .map_err(|e| BrowserError::Cdp(e.to_string()))?;
+            .map_err(|_| BrowserError::Timeout("opening a tab"))??;
         slot.tabs.insert(sid, page);
         Ok(())
     }
 
+    /// Launches a browser, with the sandbox where it works (see [`SandboxMode`]).
     async fn launch(&mut self) -> Result<Slot, BrowserError> {
+        match self.sandbox {
+            Some(sandbox) => self.launch_with(sandbox).await,
+            None => match self.launch_with(true).await {
+                Ok(slot) => {
+                    self.sandbox = Some(true);
+                    Ok(slot)
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "Chromium cannot start with its sandbox here (a container without user namespaces?); running it without (RECORDER_CHROMIUM_SANDBOX=on refuses that)");
+                    let slot = self.launch_with(false).await?;
+                    self.sandbox = Some(false);
+                    Ok(slot)
+                }
+            },
+        }
+    }
+
+    async fn launch_with(&mut self, sandbox: bool) -> Result<Slot, BrowserError> {
         let id = self.next_id;
         self.next_id += 1;
         let profile = self
@@ -294,12 +347,13 @@ impl Actor {
             .state_dir
             .join("profiles")
             .join(format!("{}-{id}", std::process::id()));
-        let args = args::command_line(&profile, &self.config.extra_args);
+        let args = args::command_line(&profile, &self.config.extra_args, sandbox);
         let (process, ws_url) = process::launch(
             &self.config.binary,
             &args,
             &profile,
             &self.config.state_dir.join("browsers"),
+            self.counters.clone(),
         )
         .await?;
         let config = HandlerConfig {
@@ -342,11 +396,17 @@ impl Actor {
             }
             Err(e) => tracing::warn!(error = %e, "cannot watch for tab crashes"),
         }
-        tracing::info!(browser = id, pid = process.pid(), "Chromium started");
-        self.status
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .browsers_launched += 1;
+        tracing::info!(
+            browser = id,
+            pid = process.pid(),
+            sandbox,
+            "Chromium started"
+        );
+        {
+            let mut status = self.status.lock().unwrap_or_else(PoisonError::into_inner);
+            status.browsers_launched += 1;
+            status.sandbox = Some(sandbox);
+        }
         self.counters.launched.inc();
         Ok(Slot {
             id,
@@ -451,6 +511,30 @@ impl Actor {
                 task.abort();
             }
             slot.process.kill().await;
+        }
+    }
+}
+
+/// A tab on `url` whose page finds `key` in `window.__memharborKey`. The tab starts blank: the
+/// Network domain chromiumoxide enables is switched off first (with it, Chromium copies every
+/// WebSocket frame, i.e. all the audio, base64 over DevTools), then the key is set for the next
+/// document, then the page loads.
+async fn open_page(browser: &Browser, url: &str, key: &str) -> Result<Page, BrowserError> {
+    let cdp = |e: chromiumoxide::error::CdpError| BrowserError::Cdp(e.to_string());
+    let page = browser.new_page("about:blank").await.map_err(cdp)?;
+    let prepared = async {
+        page.execute(cdp_network::DisableParams::default()).await?;
+        let key = serde_json::to_string(key).unwrap_or_default();
+        page.evaluate_on_new_document(format!("window.__memharborKey = {key};"))
+            .await?;
+        page.goto(url).await?;
+        Ok::<_, chromiumoxide::error::CdpError>(())
+    };
+    match prepared.await {
+        Ok(()) => Ok(page),
+        Err(e) => {
+            let _ = page.close().await;
+            Err(cdp(e))
         }
     }
 }

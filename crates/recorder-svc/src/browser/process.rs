@@ -1,9 +1,11 @@
-//! One Chromium process: started by us (own process group, killed if we die), its DevTools URL read
-//! from stderr, a pid file so a later run can sweep what a killed run left behind.
+//! One Chromium process: started by us (own process group, killed if we die, a minimal
+//! environment: no secret of ours reaches it), DevTools on a pipe (see `cdp_pipe`), a pid file so
+//! a later run can sweep what a killed run left behind.
 //!
-//! The only module with `unsafe`: `pre_exec` and `kill(2)` have no safe equivalent in std.
+//! The only module with `unsafe`: `pre_exec`, `dup2(2)` and `kill(2)` have no safe equivalent.
 #![allow(unsafe_code)]
 
+use std::os::fd::AsRawFd as _;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -12,9 +14,25 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 use super::BrowserError;
+use super::cdp_pipe::{self, Pipe};
+use crate::metrics::BrowserCounters;
 
-/// How long Chromium may take to print its DevTools URL.
+/// How long Chromium may take to answer on its DevTools pipe.
 const LAUNCH_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The whole environment Chromium gets. Nothing else of the recorder's (the Firebase
+/// service-account key, `MEMHARBOR_SECRET_KEY`, whatever the operator's env file holds) reaches
+/// a process that decodes media from the network; `HOME` and the XDG folders are its profile.
+fn environment(profile: &Path) -> Vec<(&'static str, std::ffi::OsString)> {
+    vec![
+        ("PATH", "/usr/local/bin:/usr/bin:/bin".into()),
+        ("HOME", profile.into()),
+        ("XDG_CONFIG_HOME", profile.join("config").into()),
+        ("XDG_CACHE_HOME", profile.join("cache").into()),
+        ("LANG", "C.UTF-8".into()),
+        ("TZ", "UTC".into()),
+    ]
+}
 
 /// A running Chromium and what to clean up after it.
 #[derive(Debug)]
@@ -25,8 +43,9 @@ pub struct ChromiumProcess {
     pid_file: PathBuf,
 }
 
-/// Starts `binary` with `args` (which include `--user-data-dir=<profile>`) and waits for its
-/// DevTools WebSocket URL.
+/// Starts `binary` with `args` (which include `--user-data-dir=<profile>` and
+/// `--remote-debugging-pipe`), waits until it answers on its DevTools pipe, and returns the
+/// loopback WebSocket URL (with its secret path) that reaches the pipe, for chromiumoxide.
 ///
 /// Must be called from a thread that outlives the browser: `PR_SET_PDEATHSIG` fires when the
 /// spawning *thread* exits (tokio runtime workers qualify; `spawn_blocking` threads do not).
@@ -35,23 +54,42 @@ pub async fn launch(
     args: &[String],
     profile: &Path,
     pid_dir: &Path,
+    counters: BrowserCounters,
 ) -> Result<(ChromiumProcess, String), BrowserError> {
     std::fs::create_dir_all(profile)
         .map_err(|e| BrowserError::Launch(format!("profile {}: {e}", profile.display())))?;
     std::fs::create_dir_all(pid_dir)
         .map_err(|e| BrowserError::Launch(format!("{}: {e}", pid_dir.display())))?;
+    let (child_ends, our_ends) = cdp_pipe::pipes()
+        .map_err(|e| BrowserError::Launch(format!("cannot make the DevTools pipes: {e}")))?;
+    let (commands, messages) = (
+        child_ends.commands.as_raw_fd(),
+        child_ends.messages.as_raw_fd(),
+    );
     let mut cmd = Command::new(binary);
     cmd.args(args)
+        .env_clear()
+        .envs(environment(profile))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .process_group(0);
-    // SAFETY: prctl(2) is async-signal-safe and touches no memory of the parent; it is the only
-    // thing run between fork and exec.
+    // SAFETY: only async-signal-safe calls (prctl, fcntl, dup2) on file descriptors between fork
+    // and exec; no memory of the parent is touched. The pipe ends are first copied above fd 10
+    // so that placing them on 3 and 4 can never overwrite one with the other.
     unsafe {
-        cmd.pre_exec(|| {
+        cmd.pre_exec(move || {
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            let high_commands = libc::fcntl(commands, libc::F_DUPFD_CLOEXEC, 10);
+            let high_messages = libc::fcntl(messages, libc::F_DUPFD_CLOEXEC, 10);
+            if high_commands < 0
+                || high_messages < 0
+                || libc::dup2(high_commands, 3) < 0
+                || libc::dup2(high_messages, 4) < 0
+            {
                 return Err(std::io::Error::last_os_error());
             }
             Ok(())
@@ -60,6 +98,8 @@ pub async fn launch(
     let child = cmd
         .spawn()
         .map_err(|e| BrowserError::Launch(format!("cannot start {}: {e}", binary.display())))?;
+    // Chromium has its copies; ours would keep the pipes open after it dies.
+    drop(child_ends);
     let pid = child
         .id()
         .ok_or_else(|| BrowserError::Launch("Chromium exited at once".into()))?;
@@ -77,42 +117,44 @@ pub async fn launch(
         process.kill().await;
         return Err(BrowserError::Launch("no stderr from Chromium".into()));
     };
-    let mut lines = BufReader::new(stderr).lines();
-    let found = tokio::time::timeout(LAUNCH_TIMEOUT, async {
-        let mut seen = Vec::new();
-        while let Ok(Some(line)) = lines.next_line().await {
-            if let Some((_, url)) = line.rsplit_once("DevTools listening on ") {
-                return Ok(url.trim().to_owned());
-            }
-            if seen.len() < 20 {
-                seen.push(line);
-            }
-        }
-        Err(seen.join(" | "))
-    })
-    .await;
-    let url = match found {
-        Ok(Ok(url)) => url,
-        Ok(Err(output)) => {
-            process.kill().await;
-            return Err(BrowserError::Launch(format!(
-                "Chromium exited before it was ready: {output}"
-            )));
-        }
-        Err(_) => {
-            process.kill().await;
-            return Err(BrowserError::Launch(
-                "Chromium did not start within 20 s".into(),
-            ));
-        }
-    };
-    // Keep reading stderr so Chromium never blocks on a full pipe.
+    // Keep reading stderr so Chromium never blocks on a full pipe; the first lines explain a
+    // failed start.
+    let (early_tx, mut early_rx) = tokio::sync::mpsc::unbounded_channel();
     tokio::spawn(async move {
+        let mut lines = BufReader::new(stderr).lines();
+        let mut kept = 0;
         while let Ok(Some(line)) = lines.next_line().await {
             tracing::trace!(target: "chromium", "{line}");
+            if kept < 20 {
+                kept += 1;
+                let _ = early_tx.send(line);
+            }
         }
     });
-    Ok((process, url))
+    let ready = async {
+        let mut pipe = Pipe::new(our_ends, counters)?;
+        pipe.probe().await?;
+        pipe.serve().await
+    };
+    let outcome = match tokio::time::timeout(LAUNCH_TIMEOUT, ready).await {
+        Ok(Ok(url)) => Ok(url),
+        Ok(Err(e)) => Err(format!("exited before it was ready ({e})")),
+        Err(_) => Err("did not answer on its DevTools pipe within 20 s".to_owned()),
+    };
+    match outcome {
+        Ok(url) => Ok((process, url)),
+        Err(why) => {
+            process.kill().await;
+            let mut output = Vec::new();
+            while let Ok(line) = early_rx.try_recv() {
+                output.push(line);
+            }
+            Err(BrowserError::Launch(format!(
+                "Chromium {why}: {}",
+                output.join(" | ")
+            )))
+        }
+    }
 }
 
 impl ChromiumProcess {

@@ -1,5 +1,11 @@
 //! One page's WebSocket: JSON control messages and binary audio chunks in, commands out. Each
 //! connection is an epoch of its session (a reopened tab is a new epoch).
+//!
+//! The page proves it is the session's own with its first message, `{"type":"auth","key":…}`
+//! (the key it was handed in `window.__memharborKey`, never in a URL); until then nothing it
+//! sends reaches the session, and a wrong or late key closes the socket.
+
+use std::time::Duration;
 
 use actix_web::web;
 use actix_web::{HttpRequest, HttpResponse};
@@ -11,27 +17,24 @@ use uuid::Uuid;
 
 use crate::session::{SessionCmd, Sessions};
 
-#[derive(Deserialize)]
-pub(super) struct Key {
-    k: String,
-}
-
 /// The largest message a page may send (a chunk is ~8 KB).
 const MAX_MESSAGE: usize = 1 << 20;
+/// How long a page has to present its key.
+const AUTH_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Deserialize)]
+#[serde(tag = "type", rename = "auth")]
+struct Auth {
+    key: String,
+}
 
 pub(super) async fn connect(
     req: HttpRequest,
     body: web::Payload,
     path: web::Path<String>,
-    key: web::Query<Key>,
     sessions: web::Data<Sessions>,
 ) -> Result<HttpResponse, actix_web::Error> {
-    let Some(handle) = path
-        .parse::<Uuid>()
-        .ok()
-        .and_then(|sid| sessions.get(sid))
-        .filter(|h| memharbor_shared::internal_auth::matches(&key.k, h.page_key()))
-    else {
+    let Some(handle) = path.parse::<Uuid>().ok().and_then(|sid| sessions.get(sid)) else {
         return Ok(HttpResponse::NotFound().finish());
     };
     let (response, mut ws, stream) = actix_ws::handle(&req, body)?;
@@ -39,10 +42,23 @@ pub(super) async fn connect(
         .max_frame_size(MAX_MESSAGE)
         .aggregate_continuations()
         .max_continuation_size(MAX_MESSAGE);
-    let epoch = handle.next_epoch();
-    let (tx, mut rx) = mpsc::unbounded_channel::<String>();
-    handle.send(SessionCmd::PageConnected { epoch, tx });
     actix_web::rt::spawn(async move {
+        let first = tokio::time::timeout(AUTH_TIMEOUT, stream.next()).await;
+        let authentic = match first {
+            Ok(Some(Ok(AggregatedMessage::Text(text)))) => serde_json::from_str::<Auth>(&text)
+                .is_ok_and(|auth| {
+                    memharbor_shared::internal_auth::matches(&auth.key, handle.page_key())
+                }),
+            _ => false,
+        };
+        if !authentic {
+            tracing::warn!(sid = %handle.sid, "a page connection without the session's key was closed");
+            let _ = ws.close(None).await;
+            return;
+        }
+        let epoch = handle.next_epoch();
+        let (tx, mut rx) = mpsc::unbounded_channel::<String>();
+        handle.send(SessionCmd::PageConnected { epoch, tx });
         loop {
             tokio::select! {
                 incoming = stream.next() => match incoming {

@@ -6,6 +6,7 @@ mod audio;
 mod auth;
 mod durability;
 mod firebase;
+mod isolation;
 mod helpers {
     pub use memharbor_testkit::*;
 }

@@ -4,6 +4,11 @@
 import type { IAgoraRTC, UID } from "agora-rtc-sdk-ng";
 
 declare global {
+  interface Window {
+    /** The recorder page's key, set by the recorder before the page's first script runs. */
+    __memharborKey?: string;
+  }
+
   /** One participant scripted by the stand-in. Times are ms after `join()` resolves. */
   interface StandinParticipant {
     uid: UID;

@@ -173,14 +173,10 @@ impl Supervisor {
         let attempt = self.attempt;
         let pool = self.ctx.pool.clone();
         let handle = Arc::clone(&self.handle);
-        let url = format!(
-            "{}/session/{}?k={}",
-            self.ctx.settings.page_base,
-            handle.sid,
-            handle.page_key()
-        );
+        let url = format!("{}/session/{}", self.ctx.settings.page_base, handle.sid);
+        let key = handle.page_key().to_owned();
         self.ctx.runtime.spawn(async move {
-            let result = pool.open_tab(handle.sid, url).await;
+            let result = pool.open_tab(handle.sid, url, key).await;
             handle.send(SessionCmd::TabOpened { attempt, result });
         });
     }
