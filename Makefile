@@ -5,7 +5,7 @@ CARGO ?= cargo
 STANDIN := crates/recorder-svc/tests/standin
 
 .PHONY: help run demo test fmt lint typecheck unit deploy-check bench bench-tokens bench-http \
-        bench-recorder setup-run setup-test setup-bench sdk env
+        bench-recorder setup-run setup-test setup-bench sdk env docker-env
 
 help:
 	@echo "make run     set up, build and start the gateway (:8001) and the recorder (:3100)"
@@ -38,6 +38,10 @@ sdk:
 
 env: .env
 	@scripts/ensure-secret.sh .env
+
+# docker-compose's env files, one per service, sharing a random MEMHARBOR_SECRET_KEY.
+docker-env:
+	@scripts/docker-env.sh
 
 ## Run --------------------------------------------------------------------------------------
 

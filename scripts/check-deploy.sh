@@ -11,9 +11,12 @@ trap 'rm -rf "$tmp"' EXIT
 
 "$T/hadolint" docker/*.Dockerfile
 
-# Compose resolves env_file and relative paths from the file's folder: parse copies next to a
-# .env made from .env.example.
+# Compose resolves env_file and relative paths from the file's folder: parse copies next to the
+# per-service env files made from their examples (and a .env for the tunnel's token).
 cp docker-compose.yml docker-compose.prod.yml "$tmp"/
+mkdir -p "$tmp/docker"
+cp docker/gateway.env.example "$tmp/docker/gateway.env"
+cp docker/recorder.env.example "$tmp/docker/recorder.env"
 cp .env.example "$tmp/.env"
 (cd "$tmp" && docker-compose -f docker-compose.yml config > dev.resolved.yml \
             && docker-compose -f docker-compose.prod.yml config > prod.resolved.yml)

@@ -60,6 +60,23 @@ if "recordings_data" not in (prod_doc.get("volumes") or {}):
 if not any(src.endswith("/logs") and dst == "/app/logs" for src, dst in mounts(prod["gateway"])):
     problems.append("prod: the gateway's logs must be mounted (./logs)")
 
+# Each service its own settings: the recorder (and the Chromium it runs) never gets the Agora App
+# Certificate or the API keys; the gateway never gets the Firebase service account.
+for label, services in (("dev", dev), ("prod", prod)):
+    rec_env = services["recorder"].get("environment") or {}
+    gw_env = services["gateway"].get("environment") or {}
+    for name in ("AGORA_APP_CERT", "MEMHARBOR_API_KEYS"):
+        if name in rec_env:
+            problems.append(f"{label}: the recorder must not get {name}")
+    if "FIREBASE_SERVICE_ACCOUNT" in gw_env:
+        problems.append(f"{label}: the gateway must not get FIREBASE_SERVICE_ACCOUNT")
+    for name, env in (("gateway", gw_env), ("recorder", rec_env)):
+        if "MEMHARBOR_SECRET_KEY" not in env:
+            problems.append(f"{label}: the {name} needs MEMHARBOR_SECRET_KEY")
+tunnel_env = prod.get("cloudflared", {}).get("environment") or {}
+if set(tunnel_env) - {"TUNNEL_TOKEN"}:
+    problems.append("prod: the tunnel gets only TUNNEL_TOKEN")
+
 # Kubernetes.
 by_kind = {}
 for doc in k8s:
@@ -82,6 +99,40 @@ if not any(p["spec"]["podSelector"]["matchLabels"].get("app.kubernetes.io/name")
 for kind in ("Deployment", "Service", "ConfigMap", "Secret", "Ingress"):
     if kind not in by_kind:
         problems.append(f"k8s: no {kind}")
+
+# Every pod: no privilege escalation, no capabilities, the runtime's default seccomp profile.
+for doc in by_kind.get("Deployment", []) + by_kind.get("StatefulSet", []):
+    name = doc["metadata"]["name"]
+    pod = doc["spec"]["template"]["spec"]
+    if (pod.get("securityContext") or {}).get("seccompProfile", {}).get("type") != "RuntimeDefault":
+        problems.append(f"k8s: {name} needs seccompProfile RuntimeDefault")
+    for c in pod["containers"]:
+        sc = c.get("securityContext") or {}
+        if sc.get("allowPrivilegeEscalation") is not False:
+            problems.append(f"k8s: {name}/{c['name']} must not allow privilege escalation")
+        if "ALL" not in (sc.get("capabilities") or {}).get("drop", []):
+            problems.append(f"k8s: {name}/{c['name']} must drop ALL capabilities")
+
+# One Secret per service; the recorder's holds no Agora certificate and no API keys.
+secrets = {d["metadata"]["name"]: d for d in by_kind.get("Secret", [])}
+def secret_refs(workload):
+    c = workload["spec"]["template"]["spec"]["containers"][0]
+    return [e["secretRef"]["name"] for e in c.get("envFrom", []) if "secretRef" in e]
+gateway = next((d for d in by_kind.get("Deployment", []) if d["metadata"]["name"] == "memharbor-gateway"), None)
+if recorder is not None and gateway is not None:
+    rec_refs, gw_refs = secret_refs(recorder), secret_refs(gateway)
+    if set(rec_refs) & set(gw_refs):
+        problems.append("k8s: the gateway and the recorder must not share a Secret")
+    for ref in rec_refs:
+        keys = set((secrets.get(ref) or {}).get("stringData", {})) | set((secrets.get(ref) or {}).get("data", {}))
+        for name in ("AGORA_APP_CERT", "MEMHARBOR_API_KEYS"):
+            if name in keys:
+                problems.append(f"k8s: the recorder's Secret {ref} must not hold {name}")
+
+# The recorder's egress is bounded.
+if not any(p["spec"]["podSelector"]["matchLabels"].get("app.kubernetes.io/name") == "memharbor-recorder"
+           and "Egress" in p["spec"].get("policyTypes", []) for p in policies):
+    problems.append("k8s: an egress NetworkPolicy must bound what the recorder reaches")
 
 if problems:
     print("deployment checks failed:\n  " + "\n  ".join(problems))

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use memharbor_testkit::emulators::{self, Server, firebase_settings};
 use serde_json::{Value, json};
 
-use crate::helpers::{Options, TestRecorder, everywhere, free_port, spawn, tone};
+use crate::helpers::{Options, TestRecorder, black_hole, everywhere, free_port, spawn, tone};
 use crate::process::{signal, start_process_with, wait_live};
 
 const BUCKET: &str = "demo-memharbor.appspot.com";
@@ -421,4 +421,126 @@ async fn refusals_are_explained_and_not_hammered() {
                 .exists()
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recording_whose_upload_could_not_be_queued_reaches_firebase_once_it_can() {
+    let (firestore, gcs) = (emulators::firestore(0).await, emulators::fake_gcs(0).await);
+    gcs.create_bucket(BUCKET).await;
+    let rec = spawn(Options {
+        scenario: everywhere(vec![tone(1001, 440, 100, 60_000)]),
+        firebase: Some(firebase_settings(&firestore.url, &gcs.url, BUCKET)),
+        ..Options::default()
+    })
+    .await;
+    // The upload jobs' folder is unusable when the recording stops (a file where it was).
+    let uploads = rec.recordings.join(".memharbor/uploads");
+    let moved = rec.recordings.join(".memharbor/uploads.moved");
+    std::fs::rename(&uploads, &moved).unwrap();
+    std::fs::write(&uploads, b"not a folder").unwrap();
+    let (status, body) = record(&rec, "g1_unqueued_up", false, 800).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["upload"]["state"], "pending", "{body}");
+    assert_eq!(body["upload"]["attempts"], 0, "{body}");
+    let sid = body["sid"].as_str().unwrap().to_owned();
+
+    // Once the folder works again, housekeeping queues the job the stop could not create.
+    std::fs::remove_file(&uploads).unwrap();
+    std::fs::rename(&moved, &uploads).unwrap();
+    let done = wait_for(&rec, &sid, Duration::from_secs(60), |b| {
+        b["firebase"].is_object()
+    })
+    .await;
+    assert_eq!(done["firebase"]["firestoreId"], sid.as_str());
+    assert_eq!(firestore.documents("recordings").await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recorder_killed_during_the_upload_wait_uploads_one_object_with_one_token() {
+    let (firestore, gcs) = (emulators::firestore(0).await, emulators::fake_gcs(0).await);
+    gcs.create_bucket(BUCKET).await;
+    let dir = tempfile::tempdir().unwrap();
+    let recordings = dir.path().join("recordings");
+    let sdk =
+        memharbor_testkit::standin_sdk(dir.path(), &everywhere(vec![tone(1001, 440, 100, 60_000)]));
+    let port = free_port();
+    let env_with = |storage: &str| {
+        vec![
+            ("FIREBASE_PROJECT_ID", "demo-memharbor".to_owned()),
+            ("FIREBASE_STORAGE_BUCKET", BUCKET.to_owned()),
+            ("FIREBASE_USE_EMULATOR", "true".to_owned()),
+            ("FIRESTORE_EMULATOR_HOST", firestore.url.clone()),
+            ("STORAGE_EMULATOR_HOST", storage.to_owned()),
+            ("RECORDER_UPLOAD_WAIT_S", "30".to_owned()),
+        ]
+    };
+    // First run: Storage never answers, so the stop sits in its upload wait…
+    let mut child = start_process_with(&dir, &recordings, port, &sdk, &env_with(&black_hole()));
+    let rec = TestRecorder {
+        url: format!("http://127.0.0.1:{port}"),
+        http: memharbor_testkit::client(),
+        dir,
+        recordings,
+    };
+    wait_live(&rec.url).await;
+    let started = rec.start("g1_killed_wait", false).await;
+    let sid = started.body["sid"].as_str().unwrap().to_owned();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let stopper = {
+        let rec_url = rec.url.clone();
+        let sid = sid.clone();
+        tokio::spawn(async move {
+            let _ = memharbor_testkit::client()
+                .post(format!("{rec_url}/internal/sessions/stop"))
+                .json(&json!({"sid": sid}))
+                .send()
+                .await;
+        })
+    };
+    wait_for(&rec, &sid, Duration::from_secs(10), |b| {
+        b["status"] == "stopping"
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // …and is killed there: the upload job exists, the record was never saved.
+    signal(&child, "KILL");
+    let _ = child.wait();
+    stopper.abort();
+
+    let mut again = start_process_with(&rec.dir, &rec.recordings, port, &sdk, &env_with(&gcs.url));
+    wait_live(&rec.url).await;
+    let done = wait_for(&rec, &sid, Duration::from_secs(60), |b| {
+        b["firebase"].is_object()
+    })
+    .await;
+    let documents = firestore.documents("recordings").await;
+    assert_eq!(documents.len(), 1);
+    let (_, url) = field_kind(&documents[0], "url");
+    let token_of = |url: &str| url.rsplit_once("token=").unwrap().1.to_owned();
+    // (The host differs: this test moved Storage between the two runs; production's does not.)
+    assert_eq!(
+        token_of(url.as_str().unwrap()),
+        token_of(done["firebase"]["url"].as_str().unwrap())
+    );
+    // The object's download token is the one every URL carries: one job, one upload.
+    let meta = gcs
+        .object_meta(
+            BUCKET,
+            &format!("recordings/{}", done["filename"].as_str().unwrap()),
+        )
+        .await;
+    let token = meta["metadata"]["firebaseStorageDownloadTokens"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        url.as_str().unwrap().ends_with(&format!("token={token}")),
+        "{url} vs {token}"
+    );
+    let jobs = std::fs::read_dir(rec.recordings.join(".memharbor/uploads"))
+        .unwrap()
+        .count();
+    assert_eq!(jobs, 1, "one job for the recording");
+    signal(&again, "KILL");
+    let _ = again.wait();
 }
