@@ -1,23 +1,22 @@
-# syntax=docker/dockerfile:1
 # The public API gateway: a small image with one static-ish binary, run by tini as a non-root user.
 
 FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
 COPY . .
-RUN --mount=type=cache,target=/usr/local/cargo/registry \
-    --mount=type=cache,target=/src/target \
-    cargo build --release --locked -p api-gateway \
+# Plain RUN (no cache mounts): builds with the classic builder and with BuildKit alike.
+RUN cargo build --release --locked -p api-gateway \
  && cp target/release/api-gateway /usr/local/bin/api-gateway
 
 FROM debian:bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates curl tini \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --system --uid 10001 --home-dir /app --create-home memharbor \
+ && groupadd --system --gid 10001 memharbor \
+ && useradd --system --uid 10001 --gid 10001 --home-dir /app --create-home memharbor \
  && mkdir -p /app/logs && chown memharbor /app/logs
 COPY --from=build /usr/local/bin/api-gateway /usr/local/bin/api-gateway
 WORKDIR /app
-USER 10001
+USER 10001:10001
 ENV MEMHARBOR_HTTP_ADDR=0.0.0.0:8001 \
     MEMHARBOR_LOG_DIR=/app/logs \
     RECORDER_URL=http://recorder:3100

@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # The recorder: Debian's Chromium, FFmpeg's libraries, the pinned Agora Web SDK, run by tini (so
 # SIGTERM reaches it and every recording is finished) as a non-root user.
 
@@ -11,9 +10,8 @@ RUN apt-get update \
 WORKDIR /src
 COPY . .
 RUN scripts/fetch-agora-sdk.sh
-RUN --mount=type=cache,target=/usr/local/cargo/registry \
-    --mount=type=cache,target=/src/target \
-    cargo build --release --locked -p recorder-svc \
+# Plain RUN (no cache mounts): builds with the classic builder and with BuildKit alike.
+RUN cargo build --release --locked -p recorder-svc \
  && cp target/release/recorder-svc /usr/local/bin/recorder-svc
 
 FROM debian:bookworm-slim
@@ -21,12 +19,13 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends chromium ca-certificates curl tini \
       libavcodec59 libavformat59 libavutil57 libswresample4 libavfilter8 libavdevice59 libswscale6 \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --system --uid 10001 --home-dir /app --create-home memharbor \
+ && groupadd --system --gid 10001 memharbor \
+ && useradd --system --uid 10001 --gid 10001 --home-dir /app --create-home memharbor \
  && mkdir -p /app/recordings /app/vendor && chown memharbor /app/recordings
 COPY --from=build /usr/local/bin/recorder-svc /usr/local/bin/recorder-svc
 COPY --from=build /src/vendor/ /app/vendor/
 WORKDIR /app
-USER 10001
+USER 10001:10001
 ENV RECORDER_HTTP_ADDR=0.0.0.0:3100 \
     RECORDER_RECORDINGS_DIR=/app/recordings \
     RECORDER_AGORA_SDK=/app/vendor/agora-rtc-sdk-ng-4.24.8/AgoraRTC_N-production.js \

@@ -10,6 +10,14 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 "$T/hadolint" docker/*.Dockerfile
+# Both images build with compose v1's classic builder and offline: no BuildKit-only syntax, no
+# `# syntax=` frontend image to pull; and both create uid and gid 10001.
+if grep -nE '^# *syntax=|--mount=' docker/*.Dockerfile; then
+  echo "the Dockerfiles must build without BuildKit"; exit 1
+fi
+for f in docker/*.Dockerfile; do
+  grep -q -- '--gid 10001' "$f" && grep -q 'USER 10001:10001' "$f" || { echo "$f: uid and gid 10001"; exit 1; }
+done
 
 # Compose resolves env_file and relative paths from the file's folder: parse copies next to the
 # per-service env files made from their examples (and a .env for the tunnel's token).

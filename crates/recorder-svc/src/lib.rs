@@ -11,7 +11,7 @@ pub mod audio;
 pub mod browser;
 pub mod error;
 pub mod metrics;
-pub mod page;
+pub mod page_server;
 pub mod recovery;
 pub mod routes;
 pub mod session;

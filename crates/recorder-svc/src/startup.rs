@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 
 use crate::browser::{self, BrowserConfig, BrowserPool};
 use crate::metrics::Metrics;
-use crate::page::{self, PageAssets};
+use crate::page_server::{self, PageAssets};
 use crate::routes::{self, RecorderState};
 use crate::session::{SessionContext, SessionSettings, Sessions};
 use crate::settings::Settings;
@@ -217,7 +217,7 @@ impl Application {
             }
         });
 
-        let page_server = page::serve(
+        let page_server = page_server::serve(
             page_listener,
             sessions.clone(),
             PageAssets { sdk: sdk.into() },

@@ -38,6 +38,17 @@ fn swap(config: String, from: &str, to: &str) -> String {
 }
 
 fn start_nginx(gateway_port: u16) -> Nginx {
+    start_nginx_with(|config| {
+        swap(
+            config,
+            "set $memharbor_gateway gateway:8001;",
+            &format!("set $memharbor_gateway 127.0.0.1:{gateway_port};"),
+        )
+    })
+}
+
+/// nginx with the repository's config, its addresses and paths adjusted, then `adjust`ed.
+fn start_nginx_with(adjust: impl FnOnce(String) -> String) -> Nginx {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().display().to_string();
     std::fs::set_permissions(
@@ -50,11 +61,7 @@ fn start_nginx(gateway_port: u16) -> Nginx {
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../nginx.conf"))
             .unwrap();
     let mut config = swap(original, "listen 80;", &format!("listen 127.0.0.1:{port};"));
-    config = swap(
-        config,
-        "server gateway:8001;",
-        &format!("server 127.0.0.1:{gateway_port};"),
-    );
+    config = adjust(config);
     config = swap(
         config,
         "pid /var/run/nginx.pid;",
@@ -224,4 +231,147 @@ async fn through_nginx_an_encoded_path_still_needs_the_api_key() {
         200,
         "the key opens the same route however it is spelled"
     );
+}
+
+/// A DNS server for one name, on loopback, whose answer the test changes: what Docker's DNS does
+/// when a container is recreated with a new address.
+struct Dns {
+    port: u16,
+    address: std::sync::Arc<std::sync::Mutex<[u8; 4]>>,
+}
+
+impl Dns {
+    fn start(address: [u8; 4]) -> Dns {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = socket.local_addr().unwrap().port();
+        let shared = std::sync::Arc::new(std::sync::Mutex::new(address));
+        let answer = std::sync::Arc::clone(&shared);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 512];
+            while let Ok((n, from)) = socket.recv_from(&mut buf) {
+                let query = &buf[..n];
+                // Header (12 bytes), then the question: labels up to a 0, type, class.
+                let Some(end) = query.iter().skip(12).position(|b| *b == 0).map(|i| 12 + i + 5)
+                else {
+                    continue;
+                };
+                if end > n {
+                    continue;
+                }
+                let is_a = query[end - 4..end - 2] == [0, 1];
+                let mut reply = query[..end].to_vec();
+                reply[2] = 0x81;
+                reply[3] = 0x80;
+                reply[6..8].copy_from_slice(&[0, u8::from(is_a)]);
+                reply[8..12].copy_from_slice(&[0, 0, 0, 0]);
+                if is_a {
+                    let ip = *answer.lock().unwrap();
+                    reply.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 1, 0, 4]);
+                    reply.extend_from_slice(&ip);
+                }
+                let _ = socket.send_to(&reply, from);
+            }
+        });
+        Dns {
+            port,
+            address: shared,
+        }
+    }
+
+    fn point_to(&self, address: [u8; 4]) {
+        *self.address.lock().unwrap() = address;
+    }
+}
+
+#[tokio::test]
+async fn nginx_follows_a_recreated_gateway_to_its_new_address() {
+    // Two gateways on the same port, as a container recreated with a new address would be.
+    let first = crate::helpers::spawn_app_with(|s| s.http_addr = "127.0.0.2:0".parse().unwrap()).await;
+    let port: u16 = first.address.rsplit(':').next().unwrap().parse().unwrap();
+    let second =
+        crate::helpers::spawn_app_with(|s| s.http_addr = format!("127.0.0.3:{port}").parse().unwrap())
+            .await;
+    let dns = Dns::start([127, 0, 0, 2]);
+    let nginx = start_nginx_with(|config| {
+        let config = swap(
+            config,
+            "resolver 127.0.0.11 valid=10s ipv6=off;",
+            &format!("resolver 127.0.0.1:{} valid=1s ipv6=off;", dns.port),
+        );
+        swap(
+            config,
+            "set $memharbor_gateway gateway:8001;",
+            &format!("set $memharbor_gateway gateway:{port};"),
+        )
+    });
+    let http = reqwest::Client::new();
+    let token = |tag: &'static str| {
+        let http = http.clone();
+        let url = format!("{}/api/token", nginx.url);
+        async move {
+            http.post(url)
+                .json(&json!({"channel": tag, "uid": 1}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(token("before_move").await, 200);
+    dns.point_to([127, 0, 0, 3]);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(token("after_move").await, 200);
+    let log_of = |app: &crate::helpers::TestApp| {
+        std::fs::read_to_string(app.log_dir.path().join("api.log")).unwrap_or_default()
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !log_of(&second).contains("channel=after_move") {
+        assert!(Instant::now() < deadline, "the request did not reach the new address");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(log_of(&first).contains("channel=before_move"));
+    assert!(!log_of(&first).contains("channel=after_move"));
+}
+
+#[tokio::test]
+async fn nginxs_own_errors_are_json_like_the_apis() {
+    // No gateway at all: nginx's 502 (and its Retry-After) in the API's shape.
+    let nginx = start_nginx(crate::helpers::closed_port());
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = http
+        .get(format!("{}/api/health", nginx.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 502);
+    assert_eq!(r.headers()["retry-after"], "5");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "gateway_unavailable");
+    // /api (no slash) is a JSON 404, not nginx's HTML redirect.
+    let r = http.get(format!("{}/api", nginx.url)).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "not_found");
+    // A gateway that never answers: nginx's 504, in JSON.
+    let hole = crate::helpers::black_hole();
+    let hole = hole.trim_start_matches("http://").to_owned();
+    let nginx = start_nginx_with(|config| {
+        let config = swap(
+            config,
+            "set $memharbor_gateway gateway:8001;",
+            &format!("set $memharbor_gateway {hole};"),
+        );
+        swap(config, "proxy_read_timeout 120s;", "proxy_read_timeout 1s;")
+    });
+    let r = http
+        .get(format!("{}/api/health", nginx.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 504);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "gateway_timeout");
 }

@@ -4,7 +4,7 @@
 //! u8 version (1) ‖ u8 kind (0 mix, 1 speaker) ‖ u16 reserved ‖ u32 uid ‖ u32 seq ‖ u64 frame ‖ u32 frames
 //! ```
 //! `frame` is the page's timeline position (48 kHz) of the chunk's first sample; `seq` counts the
-//! stream's chunks from 0. The page's capture worker (`page/capture.js`) writes this format.
+//! stream's chunks from 0. The page's capture worker (`web/recorder/capture.js`) writes this format.
 
 /// Bytes before the samples.
 pub const HEADER_LEN: usize = 24;

@@ -41,7 +41,7 @@ pub async fn readyz(state: web::Data<RecorderState>) -> HttpResponse {
 
 /// Everything an operator wants to see at once, as JSON.
 /// The ops page (self-contained HTML that refreshes itself from this same route).
-const OPS_PAGE: &str = include_str!("../../page/ops.html");
+const OPS_PAGE: &str = include_str!("../../web/ops/ops.html");
 
 /// Everything an operator wants to see at once: JSON, or the ops page for a browser
 /// (`Accept: text/html`).

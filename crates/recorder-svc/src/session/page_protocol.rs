@@ -1,4 +1,4 @@
-//! The JSON messages between the recorder page (`page/recorder.js`) and its session. Audio travels
+//! The JSON messages between the recorder page (`web/recorder/recorder.js`) and its session. Audio travels
 //! on the same WebSocket as binary chunks (`audio::protocol`).
 
 use serde::{Deserialize, Serialize};

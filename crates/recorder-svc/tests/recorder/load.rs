@@ -5,7 +5,7 @@
 //! an occasional 10 ms block (two cores running ten sessions and their ten stand-in senders deliver
 //! frames late now and then), and its clock lost 10 ms steps, so a voice drifted off the wall
 //! clock and files ended in silence. The page now mixes on the wall clock with a cushion for late
-//! frames (page/capture.js): no block at all is allowed, the voice must last to the file's end, and
+//! frames (web/recorder/capture.js): no block at all is allowed, the voice must last to the file's end, and
 //! the page must not have had to play silence while waiting (`lateAudioMs`). 20 s is long enough
 //! for the old clock to have lost two steps.
 

@@ -27,8 +27,8 @@ const now = () => performance.timeOrigin + performance.now();
 
 /**
  * @typedef {{uid: number | string, speaker: boolean, queue: Float32Array[], head: number,
- *   level: number, next: number, ended: boolean, reader: ReadableStreamDefaultReader<AudioData>,
- *   resampler: Resampler | null, owed: number, stats: {frames: number, late: number, minLevel: number}}} Track
+ *   queued: number, next: number, ended: boolean, reader: ReadableStreamDefaultReader<AudioData>,
+ *   resampler: Resampler | null, owed: number, stats: {frames: number, late: number, minQueued: number}}} Track
  */
 /** @type {Map<number, Track>} */
 const tracks = new Map();
@@ -116,7 +116,7 @@ function arrive(t, pcm) {
     t.owed = 0;
   }
   t.queue.push(pcm);
-  t.level += pcm.length;
+  t.queued += pcm.length;
   t.stats.frames += pcm.length;
 }
 
@@ -161,7 +161,7 @@ function take(t, from, out, own) {
     own.set(c.subarray(t.head, t.head + k), i);
     i += k;
     t.head += k;
-    t.level -= k;
+    t.queued -= k;
     if (t.head === c.length) {
       t.queue.shift();
       t.head = 0;
@@ -195,20 +195,20 @@ function mixTo(until) {
     const mix = new Float32Array(n);
     for (const [id, t] of tracks) {
       if (t.next < 0 || t.next >= mixed + n) {
-        if (t.ended && t.level === 0) finish(id, t);
+        if (t.ended && t.queued === 0) finish(id, t);
         continue;
       }
       const own = new Float32Array(n);
       const from = t.next;
       const filled = take(t, mixed, mix, own);
       if (!t.ended) t.owed += n - filled;
-      if (t.stats.minLevel < 0 || t.level < t.stats.minLevel) t.stats.minLevel = t.level;
+      if (t.stats.minQueued < 0 || t.queued < t.stats.minQueued) t.stats.minQueued = t.queued;
       const skip = Math.max(0, from - mixed); // the track starts with its first frame
       // A track that ended stops where its audio does: a new track of the same uid may follow.
       const upto = t.ended ? Math.max(skip, filled) : n;
       if (t.speaker && upto > skip) emit(1, Number(t.uid), `s${t.uid}`, mixed + skip, own.subarray(skip, upto));
       measure(t.uid, own.subarray(skip, upto));
-      if (t.ended && t.level === 0) finish(id, t);
+      if (t.ended && t.queued === 0) finish(id, t);
     }
     emit(0, 0, 'm', mixed, mix);
     mixed += n;
@@ -273,13 +273,13 @@ self.onmessage = (e) => {
       speaker: m.speaker,
       queue: [],
       head: 0,
-      level: 0,
+      queued: 0,
       next: -1,
       ended: false,
       reader: m.readable.getReader(),
       resampler: null,
       owed: 0,
-      stats: { frames: 0, late: 0, minLevel: -1 },
+      stats: { frames: 0, late: 0, minQueued: -1 },
     };
     tracks.set(m.id, t);
     read(m.id, t);

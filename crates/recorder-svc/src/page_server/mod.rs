@@ -11,9 +11,9 @@ use std::net::TcpListener;
 
 use crate::session::Sessions;
 
-const HTML: &str = include_str!("../../page/recorder.html");
-const RECORDER_JS: &str = include_str!("../../page/recorder.js");
-const CAPTURE_JS: &str = include_str!("../../page/capture.js");
+const HTML: &str = include_str!("../../web/recorder/recorder.html");
+const RECORDER_JS: &str = include_str!("../../web/recorder/recorder.js");
+const CAPTURE_JS: &str = include_str!("../../web/recorder/capture.js");
 
 /// What the page server serves besides its built-in files.
 #[derive(Debug, Clone)]
