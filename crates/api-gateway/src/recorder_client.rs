@@ -90,7 +90,7 @@ impl RecorderClient {
                 QUICK_TIMEOUT.min(self.slow_timeout)
             });
         if let Some(id) = request_id.and_then(|v| v.to_str().ok()) {
-            builder = builder.header(crate::gate::REQUEST_ID.as_str(), id);
+            builder = builder.header(crate::middleware::gate::REQUEST_ID.as_str(), id);
         }
         builder
     }

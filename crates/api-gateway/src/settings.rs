@@ -26,7 +26,7 @@ pub struct Settings {
     pub secret_key: SecretString,
     pub log_dir: PathBuf,
     /// When `api.log` rotates (`MEMHARBOR_LOG_MAX_MB`, `MEMHARBOR_LOG_KEEP`).
-    pub log_rotation: crate::api_log::Rotation,
+    pub log_rotation: crate::middleware::api_log::Rotation,
     /// Peers whose `X-Real-IP` / `X-Forwarded-For` are believed (nginx).
     pub trusted_proxies: Vec<IpNet>,
     pub recorder: RecorderSettings,
@@ -293,7 +293,7 @@ impl Settings {
             api_keys,
             secret_key,
             log_dir: PathBuf::from(present(&raw.memharbor_log_dir).unwrap_or("logs")),
-            log_rotation: crate::api_log::Rotation {
+            log_rotation: crate::middleware::api_log::Rotation {
                 max_bytes: parse_num::<u64>(
                     "MEMHARBOR_LOG_MAX_MB",
                     present(&raw.memharbor_log_max_mb),

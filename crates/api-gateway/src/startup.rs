@@ -1,78 +1,20 @@
 //! Building the application: bind the listener, assemble shared state, run until stopped.
 
-use std::future::{Ready, ready};
 use std::io;
 use std::net::TcpListener;
-use std::ops::Deref;
-use std::rc::Rc;
 use std::sync::Arc;
 
-use actix_web::dev::{Payload, Server};
-use actix_web::{App, FromRequest, HttpRequest, HttpServer, web};
+use actix_web::dev::Server;
+use actix_web::{App, HttpServer, web};
 use agora_token::RtcTokenBuilder;
-use ipnet::IpNet;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 
-use crate::api_log::{ApiLog, ApiLogGuard};
-use crate::gate::Gate;
+use crate::middleware::api_log::{ApiLog, ApiLogGuard};
+use crate::middleware::gate::Gate;
 use crate::recorder_client::RecorderClient;
 use crate::routes;
 use crate::settings::Settings;
-
-/// What every handler shares, reached through [`State`].
-#[derive(Debug)]
-pub struct AppState {
-    pub tokens: RtcTokenBuilder,
-    pub api_log: ApiLog,
-    pub api_keys: Arc<[SecretString]>,
-    pub trusted_proxies: Vec<IpNet>,
-    pub recorder: RecorderClient,
-    /// The recording bot's uid and the longest recording (its token outlives it).
-    pub recorder_uid: u32,
-    pub recorder_max_duration_s: u32,
-    /// What the recorder presents on `/internal/*` routes of the gateway.
-    pub internal_key: String,
-    pub metrics: Arc<crate::metrics::Metrics>,
-}
-
-/// The handlers' extractor for [`AppState`]. Each worker holds its own `Rc` to the one shared
-/// state, so taking it per request is a plain increment: `web::Data`'s atomic count on a cache
-/// line both workers write cost the token route measurably (bench/README.md).
-#[derive(Clone, Debug)]
-pub struct State(
-    #[expect(
-        clippy::redundant_allocation,
-        reason = "the Rc is this worker's own: cloning it per request is not an atomic on a line the other workers write"
-    )]
-    Rc<Arc<AppState>>,
-);
-
-impl State {
-    fn for_worker(state: &Arc<AppState>) -> Self {
-        State(Rc::new(Arc::clone(state)))
-    }
-}
-
-impl Deref for State {
-    type Target = AppState;
-
-    fn deref(&self) -> &AppState {
-        &self.0
-    }
-}
-
-impl FromRequest for State {
-    type Error = actix_web::Error;
-    type Future = Ready<Result<Self, Self::Error>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        // Registered for every worker in `Application::build`, as `web::Data` would be.
-        ready(req.app_data::<State>().cloned().ok_or_else(|| {
-            tracing::error!("the gateway's state is not registered with the app");
-            actix_web::error::ErrorInternalServerError("state not configured")
-        }))
-    }
-}
+use crate::state::AppState;
 
 /// Why the gateway could not start.
 #[derive(Debug, thiserror::Error)]
@@ -112,7 +54,7 @@ impl Application {
                 dir: settings.log_dir.display().to_string(),
                 source,
             })?;
-        let state = Arc::new(AppState {
+        let state = web::Data::new(AppState {
             tokens: RtcTokenBuilder::new(
                 settings.agora.token_version,
                 settings.agora.app_id.clone(),
@@ -137,7 +79,7 @@ impl Application {
         let gate = Gate::new(state.api_keys.clone(), Arc::clone(&state.metrics));
         let mut server = HttpServer::new(move || {
             App::new()
-                .app_data(State::for_worker(&state))
+                .app_data(state.clone())
                 .configure(routes::configure)
                 .default_service(web::to(routes::not_found))
                 .wrap(gate.clone())

@@ -1,5 +1,5 @@
 //! Structured logs to stdout (`tracing`, text or JSON). Per-request ids and failure logs are
-//! the [`crate::gate`] middleware's.
+//! the [`crate::middleware::gate`] middleware's.
 
 use std::io::IsTerminal as _;
 

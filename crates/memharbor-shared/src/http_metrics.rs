@@ -1,12 +1,14 @@
 //! How both services count their HTTP requests, so one dashboard query fits either:
 //! `{prefix}_http_requests_total{route,method,status}` and
-//! `{prefix}_http_request_duration_seconds{route}`. Routes are fixed labels chosen by each
-//! service (never the raw path: clients must not be able to blow up the cardinality).
+//! `{prefix}_http_request_duration_seconds{route}`. Routes are the patterns the router matched
+//! (`/api/recording/{sid}`), or `(unknown)`: never the raw path, so clients cannot blow up the
+//! cardinality.
 //!
 //! Every request passes through here, so counting must not make the worker threads contend:
-//! each thread counts into its own shard ([`PerThread`]: a lock only it and the scraper take) and
-//! a scrape sums the shards. prometheus-client's `Family`/`Histogram` took a shared read lock, a shared
-//! counter and a shared mutex per request: about 0.5 µs of the token route's ~10 µs.
+//! each thread counts into its own shard (`thread_local::ThreadLocal`: a lock only it and the
+//! scraper take) and a scrape sums the shards. prometheus-client's `Family`/`Histogram` took a
+//! shared read lock, a shared counter and a shared mutex per request: about 0.5 µs of the token
+//! route's ~10 µs.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -16,18 +18,21 @@ use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, NoLabelSet}
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
-use crate::per_thread::PerThread;
+use thread_local::ThreadLocal;
+
+/// The route label of a request no route matched.
+pub const UNKNOWN_ROUTE: &str = "(unknown)";
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
-    route: &'static str,
+    route: String,
     method: &'static str,
     status: u16,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
-    route: &'static str,
+    route: String,
 }
 
 /// Latency buckets: 0.1 ms doubling to about 52 s (a stop may wait 30 s for its upload).
@@ -61,8 +66,9 @@ impl Latency {
 /// small vectors beats hashing.
 #[derive(Debug, Default)]
 struct Counts {
-    requests: Vec<(RequestLabels, u64)>,
-    latency: Vec<(&'static str, Latency)>,
+    /// (route, method, status) → count.
+    requests: Vec<((String, &'static str, u16), u64)>,
+    latency: Vec<(String, Latency)>,
 }
 
 #[derive(Debug, Default)]
@@ -74,7 +80,7 @@ struct Shard {
 struct Inner {
     prefix: String,
     bounds: [f64; BUCKETS],
-    shards: PerThread<Shard>,
+    shards: ThreadLocal<Shard>,
 }
 
 /// The request counter and latency histogram of one service.
@@ -89,35 +95,38 @@ impl HttpMetrics {
         let inner = Arc::new(Inner {
             prefix: prefix.to_owned(),
             bounds: bounds(),
-            shards: PerThread::default(),
+            shards: ThreadLocal::new(),
         });
         registry.register_collector(Box::new(Collected(Arc::clone(&inner))));
         Self { inner }
     }
 
-    /// Counts and times one answered request.
-    pub fn observe(&self, route: &'static str, method: &str, status: u16, seconds: f64) {
-        let labels = RequestLabels {
-            route,
-            method: method_label(method),
-            status,
-        };
+    /// Counts and times one answered request; `route` is the matched pattern, or
+    /// [`UNKNOWN_ROUTE`].
+    pub fn observe(&self, route: &str, method: &str, status: u16, seconds: f64) {
+        let method = method_label(method);
         let bucket = self
             .inner
             .bounds
             .iter()
             .position(|bound| seconds <= *bound)
             .unwrap_or(BUCKETS);
-        let shard = self.inner.shards.get();
+        let shard = self.inner.shards.get_or_default();
         let mut counts = shard.counts.lock().unwrap_or_else(PoisonError::into_inner);
-        match counts.requests.iter_mut().find(|(l, _)| *l == labels) {
+        let found = counts
+            .requests
+            .iter_mut()
+            .find(|((r, m, s), _)| r == route && *m == method && *s == status);
+        match found {
             Some((_, n)) => *n += 1,
-            None => counts.requests.push((labels, 1)),
+            None => counts
+                .requests
+                .push(((route.to_owned(), method, status), 1)),
         }
-        let latency = match counts.latency.iter().position(|(r, _)| *r == route) {
+        let latency = match counts.latency.iter().position(|(r, _)| r == route) {
             Some(i) => &mut counts.latency[i].1,
             None => {
-                counts.latency.push((route, Latency::default()));
+                counts.latency.push((route.to_owned(), Latency::default()));
                 &mut counts.latency.last_mut().expect("just pushed").1
             }
         };
@@ -134,15 +143,17 @@ struct Collected(Arc<Inner>);
 impl Collector for Collected {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let inner = &self.0;
-        let mut requests = BTreeMap::<(&str, &str, u16), u64>::new();
-        let mut latency = BTreeMap::<&str, Latency>::new();
-        for shard in inner.shards.all() {
+        let mut requests = BTreeMap::<(String, &str, u16), u64>::new();
+        let mut latency = BTreeMap::<String, Latency>::new();
+        for shard in inner.shards.iter() {
             let counts = shard.counts.lock().unwrap_or_else(PoisonError::into_inner);
-            for (l, n) in &counts.requests {
-                *requests.entry((l.route, l.method, l.status)).or_default() += n;
+            for ((route, method, status), n) in &counts.requests {
+                *requests
+                    .entry((route.clone(), *method, *status))
+                    .or_default() += n;
             }
             for (route, l) in &counts.latency {
-                latency.entry(route).or_default().add(l);
+                latency.entry(route.clone()).or_default().add(l);
             }
         }
 
@@ -153,15 +164,15 @@ impl Collector for Collected {
             None,
             MetricType::Counter,
         )?;
-        for ((route, method, status), n) in requests {
+        for ((route, method, status), n) in &requests {
             let labels = RequestLabels {
-                route,
+                route: route.clone(),
                 method,
-                status,
+                status: *status,
             };
             family
                 .encode_family(&labels)?
-                .encode_counter::<NoLabelSet, _, u64>(&n, None)?;
+                .encode_counter::<NoLabelSet, _, u64>(n, None)?;
         }
 
         let name = format!("{}_http_request_duration_seconds", inner.prefix);
@@ -171,7 +182,7 @@ impl Collector for Collected {
             None,
             MetricType::Histogram,
         )?;
-        for (route, l) in latency {
+        for (route, l) in &latency {
             let buckets: Vec<(f64, u64)> = inner
                 .bounds
                 .iter()
@@ -180,7 +191,9 @@ impl Collector for Collected {
                 .zip(l.buckets)
                 .collect();
             family
-                .encode_family(&RouteLabels { route })?
+                .encode_family(&RouteLabels {
+                    route: route.clone(),
+                })?
                 .encode_histogram::<NoLabelSet>(l.sum, l.count, &buckets, None)?;
         }
         Ok(())

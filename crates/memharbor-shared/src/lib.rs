@@ -1,11 +1,9 @@
 //! What the gateway and the recorder must agree on, in one place: the recording channel's form,
 //! the JSON error body, the key the gateway proves itself with to the recorder, where settings
-//! come from (`.env` below the process environment), how HTTP requests are counted, and per-thread
-//! tallies for the hot request path.
+//! come from (`.env` below the process environment), and how HTTP requests are counted.
 
 pub mod channel;
 pub mod error_body;
 pub mod http_metrics;
 pub mod internal_auth;
-pub mod per_thread;
 pub mod settings_source;

@@ -167,27 +167,10 @@ impl Default for Metrics {
     }
 }
 
-/// A fixed route label for a path.
-pub fn route_of(path: &str) -> &'static str {
-    match path {
-        "/internal/sessions" => "/internal/sessions",
-        "/internal/sessions/stop" => "/internal/sessions/stop",
-        "/internal/recordings" => "/internal/recordings",
-        "/internal/ping" => "/internal/ping",
-        "/livez" => "/livez",
-        "/readyz" => "/readyz",
-        "/status" => "/status",
-        "/metrics" => "/metrics",
-        p if p.starts_with("/internal/files/") => "/internal/files/{filename}",
-        p if p.contains("/drill/") => "/internal/sessions/{sid}/drill/{kind}",
-        p if p.starts_with("/internal/sessions/") => "/internal/sessions/{sid}",
-        _ => "(unknown)",
-    }
-}
-
 impl Metrics {
-    pub fn observe(&self, path: &str, method: &str, status: u16, seconds: f64) {
-        self.http.observe(route_of(path), method, status, seconds);
+    /// Counts and times one answered request; `route` is the matched pattern.
+    pub fn observe(&self, route: &str, method: &str, status: u16, seconds: f64) {
+        self.http.observe(route, method, status, seconds);
     }
 
     pub fn session_started(&self, ok: bool) {

@@ -12,10 +12,6 @@ pub async fn not_found() -> HttpResponse {
     .error_response()
 }
 
-pub async fn allow_get() -> HttpResponse {
-    ApiError::MethodNotAllowed { allow: "GET" }.error_response()
-}
-
-pub async fn allow_post() -> HttpResponse {
-    ApiError::MethodNotAllowed { allow: "POST" }.error_response()
+pub async fn method_not_allowed(allow: &'static str) -> HttpResponse {
+    ApiError::MethodNotAllowed { allow }.error_response()
 }

@@ -4,7 +4,7 @@ use actix_web::HttpResponse;
 use serde::Serialize;
 
 use crate::recorder_client::RecorderHealth;
-use crate::startup::State;
+use crate::state::State;
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]

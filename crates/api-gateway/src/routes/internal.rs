@@ -6,9 +6,9 @@ use memharbor_shared::channel::RecordingChannel;
 use memharbor_shared::internal_auth;
 use serde::Deserialize;
 
-use crate::bot_token;
 use crate::error::ApiError;
-use crate::startup::State;
+use crate::state::State;
+use crate::tokens;
 
 #[derive(Deserialize)]
 pub struct BotTokenRequest {
@@ -36,7 +36,7 @@ pub async fn bot_token(req: HttpRequest, state: State, body: web::Bytes) -> Http
         )
         .error_response();
     }
-    let (token, expire_in) = bot_token::mint(
+    let (token, expire_in) = tokens::bot_token(
         &state.tokens,
         state.recorder_uid,
         state.recorder_max_duration_s,

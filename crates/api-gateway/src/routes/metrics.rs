@@ -2,7 +2,7 @@
 
 use actix_web::HttpResponse;
 
-use crate::startup::State;
+use crate::state::State;
 
 pub async fn metrics(state: State) -> HttpResponse {
     HttpResponse::Ok()

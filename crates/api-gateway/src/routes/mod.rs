@@ -8,66 +8,73 @@ mod openapi;
 mod recording;
 mod token;
 
+use actix_web::http::Method;
 use actix_web::web::{self, ServiceConfig};
+use actix_web::{FromRequest, Handler, Resource, Responder};
 
 pub use fallback::not_found;
 
-/// Registers every route. A known path with another method answers 405 with `Allow`.
+/// `path` answering `method` with `handler`; any other method gets 405 with `Allow`.
+fn resource<F, Args>(path: &str, method: Method, handler: F) -> Resource
+where
+    F: Handler<Args>,
+    Args: FromRequest + 'static,
+    F::Output: Responder + 'static,
+{
+    let allow = if method == Method::POST {
+        "POST"
+    } else {
+        "GET"
+    };
+    web::resource(path)
+        .route(web::method(method).to(handler))
+        .default_service(web::to(move || fallback::method_not_allowed(allow)))
+}
+
+/// Registers every route.
 pub fn configure(cfg: &mut ServiceConfig) {
-    cfg.service(
-        web::resource("/api/health")
-            .route(web::get().to(health::health))
-            .default_service(web::to(fallback::allow_get)),
-    )
-    .service(
-        web::resource("/api/openapi.json")
-            .route(web::get().to(openapi::document))
-            .default_service(web::to(fallback::allow_get)),
-    )
-    .service(
-        web::resource("/api/token")
-            .route(web::post().to(token::issue))
-            .default_service(web::to(fallback::allow_post)),
-    )
-    // Fixed paths before `/api/recording/{sid}`.
-    .service(
-        web::resource("/api/recording/start")
-            .route(web::post().to(recording::start))
-            .default_service(web::to(fallback::allow_post)),
-    )
-    .service(
-        web::resource("/api/recording/stop")
-            .route(web::post().to(recording::stop))
-            .default_service(web::to(fallback::allow_post)),
-    )
-    .service(
-        web::resource("/api/recording/status")
-            .route(web::get().to(recording::status))
-            .default_service(web::to(fallback::allow_get)),
-    )
-    .service(
-        web::resource("/api/recording/list")
-            .route(web::get().to(recording::list))
-            .default_service(web::to(fallback::allow_get)),
-    )
-    .service(
-        web::resource("/api/recording/files/{filename}")
-            .route(web::get().to(recording::file))
-            .default_service(web::to(fallback::allow_get)),
-    )
-    .service(
-        web::resource("/api/recording/{sid}")
-            .route(web::get().to(recording::session))
-            .default_service(web::to(fallback::allow_get)),
-    )
-    .service(
-        web::resource("/metrics")
-            .route(web::get().to(metrics::metrics))
-            .default_service(web::to(fallback::allow_get)),
-    )
-    .service(
-        web::resource("/internal/bot-token")
-            .route(web::post().to(internal::bot_token))
-            .default_service(web::to(fallback::allow_post)),
-    );
+    cfg.service(resource("/api/health", Method::GET, health::health))
+        .service(resource(
+            "/api/openapi.json",
+            Method::GET,
+            openapi::document,
+        ))
+        .service(resource("/api/token", Method::POST, token::issue))
+        // Fixed paths before `/api/recording/{sid}`.
+        .service(resource(
+            "/api/recording/start",
+            Method::POST,
+            recording::start,
+        ))
+        .service(resource(
+            "/api/recording/stop",
+            Method::POST,
+            recording::stop,
+        ))
+        .service(resource(
+            "/api/recording/status",
+            Method::GET,
+            recording::status,
+        ))
+        .service(resource(
+            "/api/recording/list",
+            Method::GET,
+            recording::list,
+        ))
+        .service(resource(
+            "/api/recording/files/{filename}",
+            Method::GET,
+            recording::file,
+        ))
+        .service(resource(
+            "/api/recording/{sid}",
+            Method::GET,
+            recording::session,
+        ))
+        .service(resource("/metrics", Method::GET, metrics::metrics))
+        .service(resource(
+            "/internal/bot-token",
+            Method::POST,
+            internal::bot_token,
+        ));
 }

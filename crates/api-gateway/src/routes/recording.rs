@@ -7,14 +7,15 @@ use memharbor_shared::channel::{CHANNEL_RULE, RecordingChannel};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::api_log::{Entry, Level};
-use crate::client_ip::{ClientIp, client_ip};
 use crate::error::ApiError;
-use crate::gate::REQUEST_ID;
-use crate::json_field::Field;
-use crate::startup::{AppState, State};
-use crate::token_request::CHANNEL_ACCEPTS;
-use crate::{body, bot_token};
+use crate::input::body;
+use crate::input::json_field::Field;
+use crate::input::token_request::CHANNEL_ACCEPTS;
+use crate::middleware::api_log::{Entry, Level};
+use crate::middleware::client_ip::{ClientIp, client_ip};
+use crate::middleware::gate::REQUEST_ID;
+use crate::state::{AppState, State};
+use crate::tokens;
 
 fn request_id(req: &HttpRequest) -> Option<&HeaderValue> {
     req.headers().get(&REQUEST_ID)
@@ -71,7 +72,7 @@ fn outcome_failed(log: &mut Entry, e: &ApiError) {
 
 /// `channel` for start: a valid Agora channel of the form `{groupId}_{user1}_{user2}`.
 fn recording_channel(value: Option<&Field>) -> Result<RecordingChannel, ApiError> {
-    let name = crate::token_request::channel(value)?;
+    let name = crate::input::token_request::channel(value)?;
     RecordingChannel::parse(name).ok_or_else(|| {
         ApiError::bad_request(
             "invalid_channel",
@@ -108,7 +109,7 @@ pub async fn start(req: HttpRequest, payload: web::Payload, state: State) -> Htt
                 ));
             }
         };
-        let (token, _) = bot_token::mint(
+        let (token, _) = tokens::bot_token(
             &state.tokens,
             state.recorder_uid,
             state.recorder_max_duration_s,

@@ -5,13 +5,13 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError as _, web};
 use agora_token::Identity;
 use serde::Serialize;
 
-use crate::api_log::{Entry, Level};
-use crate::client_ip::{ClientIp, client_ip};
 use crate::error::ApiError;
-use crate::issue::issue_now;
-use crate::startup::{AppState, State};
-use crate::token_request::{RawTokenRequest, TokenParams};
-use crate::{body, token_request};
+use crate::input::token_request::{RawTokenRequest, TokenParams};
+use crate::input::{body, token_request};
+use crate::middleware::api_log::{Entry, Level};
+use crate::middleware::client_ip::{ClientIp, client_ip};
+use crate::state::{AppState, State};
+use crate::tokens::issue_now;
 
 #[derive(Serialize)]
 struct Issued {

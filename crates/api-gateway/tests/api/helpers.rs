@@ -30,7 +30,7 @@ pub fn test_settings(log_dir: &TempDir) -> Settings {
         api_keys: Vec::new(),
         secret_key: SecretString::from(memharbor_testkit::SECRET.to_owned()),
         log_dir: log_dir.path().to_owned(),
-        log_rotation: api_gateway::api_log::Rotation::default(),
+        log_rotation: api_gateway::middleware::api_log::Rotation::default(),
         trusted_proxies: vec!["127.0.0.0/8".parse().unwrap()],
         recorder: RecorderSettings {
             url: format!("http://127.0.0.1:{}", closed_port()),

@@ -251,7 +251,11 @@ impl Dns {
             while let Ok((n, from)) = socket.recv_from(&mut buf) {
                 let query = &buf[..n];
                 // Header (12 bytes), then the question: labels up to a 0, type, class.
-                let Some(end) = query.iter().skip(12).position(|b| *b == 0).map(|i| 12 + i + 5)
+                let Some(end) = query
+                    .iter()
+                    .skip(12)
+                    .position(|b| *b == 0)
+                    .map(|i| 12 + i + 5)
                 else {
                     continue;
                 };
@@ -286,11 +290,13 @@ impl Dns {
 #[tokio::test]
 async fn nginx_follows_a_recreated_gateway_to_its_new_address() {
     // Two gateways on the same port, as a container recreated with a new address would be.
-    let first = crate::helpers::spawn_app_with(|s| s.http_addr = "127.0.0.2:0".parse().unwrap()).await;
+    let first =
+        crate::helpers::spawn_app_with(|s| s.http_addr = "127.0.0.2:0".parse().unwrap()).await;
     let port: u16 = first.address.rsplit(':').next().unwrap().parse().unwrap();
-    let second =
-        crate::helpers::spawn_app_with(|s| s.http_addr = format!("127.0.0.3:{port}").parse().unwrap())
-            .await;
+    let second = crate::helpers::spawn_app_with(|s| {
+        s.http_addr = format!("127.0.0.3:{port}").parse().unwrap()
+    })
+    .await;
     let dns = Dns::start([127, 0, 0, 2]);
     let nginx = start_nginx_with(|config| {
         let config = swap(
@@ -326,7 +332,10 @@ async fn nginx_follows_a_recreated_gateway_to_its_new_address() {
     };
     let deadline = Instant::now() + Duration::from_secs(5);
     while !log_of(&second).contains("channel=after_move") {
-        assert!(Instant::now() < deadline, "the request did not reach the new address");
+        assert!(
+            Instant::now() < deadline,
+            "the request did not reach the new address"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(log_of(&first).contains("channel=before_move"));

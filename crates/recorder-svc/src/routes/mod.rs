@@ -10,8 +10,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
+use actix_web::http::Method;
 use actix_web::web::{self, ServiceConfig};
-use actix_web::{HttpResponse, ResponseError as _};
+use actix_web::{FromRequest, Handler, HttpResponse, Resource, Responder, ResponseError as _};
 
 pub use auth::require_internal_key;
 
@@ -45,13 +46,17 @@ pub async fn track_requests(
     let metrics = req
         .app_data::<web::Data<RecorderState>>()
         .map(|s| Arc::clone(&s.metrics));
-    let path = req.path().to_owned();
+    // The pattern the router matches (`/internal/sessions/{sid}`): the route label.
+    let route = req
+        .resource_map()
+        .match_pattern(req.match_info().as_str())
+        .unwrap_or_else(|| memharbor_shared::http_metrics::UNKNOWN_ROUTE.to_owned());
     let method = req.method().clone();
     let started = Instant::now();
     let response = next.call(req).await?;
     if let Some(metrics) = metrics {
         metrics.observe(
-            &path,
+            &route,
             method.as_str(),
             response.status().as_u16(),
             started.elapsed().as_secs_f64(),
@@ -64,74 +69,63 @@ async fn not_found() -> HttpResponse {
     RecorderError::RouteNotFound.error_response()
 }
 
-async fn allow_get() -> HttpResponse {
-    RecorderError::MethodNotAllowed { allow: "GET" }.error_response()
+async fn method_not_allowed(allow: &'static str) -> HttpResponse {
+    RecorderError::MethodNotAllowed { allow }.error_response()
 }
 
-async fn allow_post() -> HttpResponse {
-    RecorderError::MethodNotAllowed { allow: "POST" }.error_response()
-}
-
-async fn allow_get_post() -> HttpResponse {
-    RecorderError::MethodNotAllowed { allow: "GET, POST" }.error_response()
+/// `path` answering `method` with `handler`; any other method gets 405 with `Allow`.
+fn resource<F, Args>(path: &str, method: Method, handler: F) -> Resource
+where
+    F: Handler<Args>,
+    Args: FromRequest + 'static,
+    F::Output: Responder + 'static,
+{
+    let allow = if method == Method::POST {
+        "POST"
+    } else {
+        "GET"
+    };
+    web::resource(path)
+        .route(web::method(method).to(handler))
+        .default_service(web::to(move || method_not_allowed(allow)))
 }
 
 pub fn configure(cfg: &mut ServiceConfig) {
-    cfg.service(
-        web::resource("/internal/ping")
-            .route(web::get().to(ops::ping))
-            .default_service(web::to(allow_get)),
-    )
-    .service(
-        web::resource("/internal/sessions/stop")
-            .route(web::post().to(sessions::stop))
-            .default_service(web::to(allow_post)),
-    )
-    .service(
-        web::resource("/internal/sessions")
-            .route(web::post().to(sessions::start))
-            .route(web::get().to(sessions::status))
-            .default_service(web::to(allow_get_post)),
-    )
-    .service(
-        web::resource("/internal/sessions/{sid}/drill/{kind}")
-            .route(web::post().to(sessions::drill))
-            .default_service(web::to(allow_post)),
-    )
-    .service(
-        web::resource("/internal/sessions/{sid}")
-            .route(web::get().to(sessions::one))
-            .default_service(web::to(allow_get)),
-    )
-    .service(
-        web::resource("/internal/recordings")
-            .route(web::get().to(recordings::list))
-            .default_service(web::to(allow_get)),
-    )
-    .service(
-        web::resource("/internal/files/{filename}")
-            .route(web::get().to(recordings::file))
-            .default_service(web::to(allow_get)),
-    )
-    .service(
-        web::resource("/livez")
-            .route(web::get().to(ops::livez))
-            .default_service(web::to(allow_get)),
-    )
-    .service(
-        web::resource("/readyz")
-            .route(web::get().to(ops::readyz))
-            .default_service(web::to(allow_get)),
-    )
-    .service(
-        web::resource("/status")
-            .route(web::get().to(ops::status))
-            .default_service(web::to(allow_get)),
-    )
-    .service(
-        web::resource("/metrics")
-            .route(web::get().to(ops::metrics))
-            .default_service(web::to(allow_get)),
-    )
-    .default_service(web::to(not_found));
+    cfg.service(resource("/internal/ping", Method::GET, ops::ping))
+        .service(resource(
+            "/internal/sessions/stop",
+            Method::POST,
+            sessions::stop,
+        ))
+        .service(
+            web::resource("/internal/sessions")
+                .route(web::post().to(sessions::start))
+                .route(web::get().to(sessions::status))
+                .default_service(web::to(|| method_not_allowed("GET, POST"))),
+        )
+        .service(resource(
+            "/internal/sessions/{sid}/drill/{kind}",
+            Method::POST,
+            sessions::drill,
+        ))
+        .service(resource(
+            "/internal/sessions/{sid}",
+            Method::GET,
+            sessions::one,
+        ))
+        .service(resource(
+            "/internal/recordings",
+            Method::GET,
+            recordings::list,
+        ))
+        .service(resource(
+            "/internal/files/{filename}",
+            Method::GET,
+            recordings::file,
+        ))
+        .service(resource("/livez", Method::GET, ops::livez))
+        .service(resource("/readyz", Method::GET, ops::readyz))
+        .service(resource("/status", Method::GET, ops::status))
+        .service(resource("/metrics", Method::GET, ops::metrics))
+        .default_service(web::to(not_found));
 }

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use memharbor_shared::per_thread::PerThread;
+use thread_local::ThreadLocal;
 use time::OffsetDateTime;
 use time::macros::format_description;
 
@@ -47,7 +47,7 @@ struct Shard {
 
 #[derive(Debug)]
 struct Shared {
-    shards: PerThread<Shard>,
+    shards: ThreadLocal<Shard>,
     dropped: AtomicUsize,
     stop: AtomicBool,
 }
@@ -156,7 +156,7 @@ impl ApiLog {
         fs::create_dir_all(dir)?;
         let file = LogFile::open(dir, rotation)?;
         let shared = Arc::new(Shared {
-            shards: PerThread::default(),
+            shards: ThreadLocal::new(),
             dropped: AtomicUsize::new(0),
             stop: AtomicBool::new(false),
         });
@@ -179,7 +179,7 @@ impl ApiLog {
 
     /// Appends a finished entry to this thread's buffer; never blocks on disk.
     pub fn commit(&self, entry: Entry) {
-        let shard = self.shared.shards.get();
+        let shard = self.shared.shards.get_or_default();
         let mut pending = shard.pending.lock().unwrap_or_else(PoisonError::into_inner);
         let text = entry.as_str();
         if pending.len() + text.len() > MAX_BUFFER_BYTES {
@@ -211,10 +211,9 @@ fn write_batches(shared: &Shared, mut out: LogFile) {
     let mut interval = BATCH_INTERVAL;
     loop {
         let stopping = shared.stop.load(Ordering::Acquire);
-        let shards = shared.shards.all();
         let mut found = false;
         let mut wrote = false;
-        for shard in shards {
+        for shard in shared.shards.iter() {
             batch.clear();
             std::mem::swap(
                 &mut batch,

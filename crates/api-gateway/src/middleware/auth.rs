@@ -1,6 +1,6 @@
 //! Optional API keys: with `MEMHARBOR_API_KEYS` set, every route but a short list of open ones
 //! needs `Authorization: Bearer <key>`, compared in constant time. The check runs in
-//! [`crate::gate`], on the path as the router matches it (percent-decoded), so `/%61pi/token` is
+//! [`crate::middleware::gate`], on the path as the router matches it (percent-decoded), so `/%61pi/token` is
 //! `/api/token` to the check exactly as it is to the router.
 
 use secrecy::{ExposeSecret, SecretString};

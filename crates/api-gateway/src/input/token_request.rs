@@ -5,7 +5,7 @@ use agora_token::{Identity, Role, is_valid_channel_name, is_valid_user_account};
 use serde::Deserialize;
 
 use crate::error::ApiError;
-use crate::json_field::Field;
+use crate::input::json_field::Field;
 
 /// Longest token lifetime; larger `expire` values are capped to it.
 pub const MAX_EXPIRE_S: u32 = 86_400;

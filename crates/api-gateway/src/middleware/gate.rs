@@ -1,14 +1,12 @@
 //! The one middleware every request passes through: it gives the request an id (echoed in
 //! `X-Request-Id`, and set on the request so the proxy forwards it), checks the API key when keys
-//! are configured, counts and times the request for `/metrics`, and logs failures.
+//! are configured, counts and times the request for `/metrics` under the route pattern the router
+//! matches, and logs failures.
 //!
-//! One hand-written layer rather than `from_fn` layers: no per-request `app_data` lookups and no
-//! `Condition` wrapper, and the key check answers 401 before the inner service is called. What
-//! this layer does costs `POST /api/token` about a tenth of its throughput (bench/README.md), so
-//! keep it lean.
+//! One hand-written layer: the key check answers 401 before the inner service is called, and
+//! both the check and the metrics read the path the way the router does (percent-decoded).
 
 use std::future::{Ready, ready};
-use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -20,9 +18,10 @@ use futures_util::future::LocalBoxFuture;
 use secrecy::SecretString;
 use tracing::Instrument as _;
 
-use crate::auth;
 use crate::error::ApiError;
-use crate::metrics::{Metrics, route_of};
+use crate::metrics::Metrics;
+use crate::middleware::auth;
+use memharbor_shared::http_metrics::UNKNOWN_ROUTE;
 
 /// Header carrying the request id, in and out.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -56,8 +55,7 @@ where
         ready(Ok(GateService {
             service,
             keys: Arc::clone(&self.keys),
-            // Per worker: cloning it per request touches no memory the other workers write.
-            metrics: Rc::new(Arc::clone(&self.metrics)),
+            metrics: Arc::clone(&self.metrics),
         }))
     }
 }
@@ -66,11 +64,7 @@ where
 pub struct GateService<S> {
     service: S,
     keys: Arc<[SecretString]>,
-    #[expect(
-        clippy::redundant_allocation,
-        reason = "the Rc is this worker's own: cloning it per request is not an atomic on a line the other workers write"
-    )]
-    metrics: Rc<Arc<Metrics>>,
+    metrics: Arc<Metrics>,
 }
 
 impl<S, B> Service<ServiceRequest> for GateService<S>
@@ -91,14 +85,18 @@ where
         // What the router will match: percent-decoded. Checking the raw path would let
         // `/%61pi/token` reach `/api/token` unchecked.
         let routed_path = req.match_info().as_str();
-        let route = route_of(routed_path);
         let needs_key = auth::needs_key(routed_path);
-        // Only the recorder proxy forwards the id upstream (routes/recording.rs).
-        if generated && route.starts_with("/api/recording/") {
+        // The pattern the router will match (`/api/recording/{sid}`): the metrics' route label.
+        let route = req
+            .resource_map()
+            .match_pattern(routed_path)
+            .unwrap_or_else(|| UNKNOWN_ROUTE.to_owned());
+        // Set on the request too, so the recorder proxy forwards it upstream.
+        if generated {
             req.headers_mut().insert(REQUEST_ID, id.clone());
         }
         let method = req.method().clone();
-        let metrics = Rc::clone(&self.metrics);
+        let metrics = Arc::clone(&self.metrics);
         let keys = &self.keys;
         let denied = !keys.is_empty()
             && needs_key
@@ -123,7 +121,7 @@ where
             };
             let status = response.status();
             metrics.observe(
-                route,
+                &route,
                 method.as_str(),
                 status.as_u16(),
                 started.elapsed().as_secs_f64(),

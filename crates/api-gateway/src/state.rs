@@ -1,0 +1,30 @@
+//! What every handler shares: built once in [`crate::startup::Application::build`], reached as
+//! `web::Data<AppState>`.
+
+use std::sync::Arc;
+
+use agora_token::RtcTokenBuilder;
+use ipnet::IpNet;
+use secrecy::SecretString;
+
+use crate::metrics::Metrics;
+use crate::middleware::api_log::ApiLog;
+use crate::recorder_client::RecorderClient;
+
+#[derive(Debug)]
+pub struct AppState {
+    pub tokens: RtcTokenBuilder,
+    pub api_log: ApiLog,
+    pub api_keys: Arc<[SecretString]>,
+    pub trusted_proxies: Vec<IpNet>,
+    pub recorder: RecorderClient,
+    /// The recording bot's uid and the longest recording (its token outlives it).
+    pub recorder_uid: u32,
+    pub recorder_max_duration_s: u32,
+    /// What the recorder presents on `/internal/*` routes of the gateway.
+    pub internal_key: String,
+    pub metrics: Arc<Metrics>,
+}
+
+/// The handlers' extractor for the state.
+pub type State = actix_web::web::Data<AppState>;
