@@ -10,7 +10,10 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::HeaderValue;
 use bytes::Bytes;
 use memharbor_shared::error_body::ErrorBody;
+use memharbor_shared::internal_api;
 use memharbor_shared::internal_auth;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
 
@@ -61,7 +64,7 @@ impl RecorderClient {
     pub async fn health(&self) -> RecorderHealth {
         let answer = self
             .http
-            .get(format!("{}/internal/ping", self.base))
+            .get(format!("{}{}", self.base, internal_api::PING))
             .header(internal_auth::HEADER, &self.key)
             .timeout(Duration::from_secs(1))
             .send()
@@ -95,11 +98,11 @@ impl RecorderClient {
         builder
     }
 
-    /// POSTs JSON and relays the JSON answer.
-    pub async fn post_json(
+    /// POSTs `body` and relays the answer, which must be an `A` (the internal API's type for it).
+    pub async fn post_json<B: Serialize, A: DeserializeOwned>(
         &self,
         path: &str,
-        body: &serde_json::Value,
+        body: &B,
         slow: bool,
         request_id: Option<&HeaderValue>,
     ) -> Result<HttpResponse, ApiError> {
@@ -108,11 +111,11 @@ impl RecorderClient {
             .json(body)
             .send()
             .await;
-        relay_json(response.map_err(transport)?).await
+        relay_json::<A>(response.map_err(transport)?).await
     }
 
-    /// GETs and relays the JSON answer.
-    pub async fn get_json(
+    /// GETs and relays the answer, which must be an `A`.
+    pub async fn get_json<A: DeserializeOwned>(
         &self,
         path: &str,
         request_id: Option<&HeaderValue>,
@@ -121,7 +124,7 @@ impl RecorderClient {
             .request(reqwest::Method::GET, path, false, request_id)
             .send()
             .await;
-        relay_json(response.map_err(transport)?).await
+        relay_json::<A>(response.map_err(transport)?).await
     }
 
     /// GETs a file, forwarding `headers` (Range, conditionals), and streams it back as it comes.
@@ -258,14 +261,18 @@ fn error_from(
     }
 }
 
-async fn relay_json(response: reqwest::Response) -> Result<HttpResponse, ApiError> {
+/// Relays the recorder's answer as it came, once it has been read as an `A`: a body the contract
+/// does not describe is the recorder's failure (502), never passed on.
+async fn relay_json<A: DeserializeOwned>(
+    response: reqwest::Response,
+) -> Result<HttpResponse, ApiError> {
     let status = response.status();
     let retry_after = response.headers().get("retry-after").cloned();
     let body = response.bytes().await.map_err(transport)?;
     if status.is_success() {
-        if serde_json::from_slice::<serde::de::IgnoredAny>(&body).is_err() {
+        if let Err(e) = serde_json::from_slice::<A>(&body) {
             return Err(bad_upstream(format!(
-                "recorder answered {status} with a body that is not JSON"
+                "recorder answered {status} with a body the internal API does not describe: {e}"
             )));
         }
         return Ok(HttpResponse::build(

@@ -5,13 +5,15 @@
 //! Codemap: `browser` (Chromium, the only chromiumoxide user), `page` (the loopback recorder page
 //! and its WebSocket), `session` (one supervisor per recording), `audio` (chunks → WAV; ffmpeg and
 //! hound live here), `storage` (index, destination, list), `recovery` (after a crash), `routes`
-//! (internal API and ops), `tokens` (fresh bot tokens from the gateway).
+//! (internal API and ops), `gateway_client` (fresh bot tokens from the gateway).
 
 pub mod audio;
 pub mod browser;
 pub mod error;
+pub mod gateway_client;
 pub mod metrics;
 pub mod page_server;
+pub mod record;
 pub mod recovery;
 pub mod routes;
 pub mod session;
@@ -19,4 +21,3 @@ pub mod settings;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;
-pub mod tokens;

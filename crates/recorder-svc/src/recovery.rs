@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use time::OffsetDateTime;
 
 use crate::audio::{AudioError, wav};
+use crate::record::{HistoryEvent, SpeakerFile, StopAnswer, StopReason};
 use crate::session::journal::{self, Journal};
-use crate::session::view::{HistoryEvent, SpeakerFile, StopBody, StopReason, iso_ms};
-use crate::storage::{Destination, RecordIndex, StoredRecording};
+use crate::storage::{Destination, RecordIndex, Recording};
 use memharbor_shared::channel::RecordingChannel;
 
 /// Recovers every recording with a journal in `journal_dir`; returns how many.
@@ -61,7 +61,7 @@ pub async fn repair(
     dir: &Path,
     reason: StopReason,
     history: Vec<HistoryEvent>,
-) -> Result<Option<StoredRecording>, AudioError> {
+) -> Result<Option<Recording>, AudioError> {
     let journal = journal.clone();
     let dir = dir.to_owned();
     tokio::task::spawn_blocking(move || repair_files(&journal, &dir, reason, history))
@@ -74,7 +74,7 @@ fn repair_files(
     dir: &Path,
     reason: StopReason,
     history: Vec<HistoryEvent>,
-) -> Result<Option<StoredRecording>, AudioError> {
+) -> Result<Option<Recording>, AudioError> {
     let mix_path = dir.join(&journal.filename);
     if !mix_path.exists() {
         return Ok(None);
@@ -107,7 +107,7 @@ fn repair_files(
     let channel = RecordingChannel::parse(&journal.channel);
     let part =
         |f: fn(&RecordingChannel) -> &str| channel.as_ref().map(f).unwrap_or_default().to_owned();
-    let body = StopBody {
+    let body = StopAnswer {
         sid: journal.sid,
         channel: journal.channel.clone(),
         group_id: part(RecordingChannel::group_id),
@@ -124,12 +124,12 @@ fn repair_files(
         speakers: journal.speakers.then_some(speakers),
         upload: None,
         uid: journal.uid,
-        started_at: journal.started_at.clone(),
-        stopped_at: iso_ms(stopped_at),
+        started_at: journal.started_at,
+        stopped_at,
     };
-    Ok(Some(StoredRecording {
+    Ok(Some(Recording {
         body,
-        created_at: iso_ms(OffsetDateTime::now_utc()),
+        created_at: OffsetDateTime::now_utc(),
         history,
     }))
 }
@@ -166,7 +166,7 @@ mod tests {
             uid: 999_999,
             filename: "g_a_b_2026-01-01T00-00-00.wav".into(),
             speakers: false,
-            started_at: "2026-01-01T00:00:00.000Z".into(),
+            started_at: OffsetDateTime::now_utc(),
         };
         let repaired = repair(&journal, dir.path(), StopReason::Error, Vec::new())
             .await

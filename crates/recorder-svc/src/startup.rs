@@ -17,6 +17,7 @@ use secrecy::ExposeSecret;
 use tokio::sync::mpsc;
 
 use crate::browser::{self, BrowserConfig, BrowserPool};
+use crate::gateway_client::GatewayClient;
 use crate::metrics::Metrics;
 use crate::page_server::{self, PageAssets};
 use crate::routes::{self, RecorderState};
@@ -24,7 +25,6 @@ use crate::session::{SessionContext, SessionSettings, Sessions};
 use crate::settings::Settings;
 use crate::storage::firebase::{Firebase, UploadQueue};
 use crate::storage::{Catalog, Destination, RecordIndex};
-use crate::tokens::TokenSource;
 use memharbor_shared::internal_auth;
 
 #[derive(Debug, thiserror::Error)]
@@ -206,7 +206,7 @@ impl Application {
             pool.clone(),
             Arc::clone(&index),
             destination,
-            TokenSource::new(&settings.gateway_url, internal_key.clone()),
+            GatewayClient::new(&settings.gateway_url, internal_key.clone()),
             tokio::runtime::Handle::current(),
             Arc::clone(&metrics),
         ));

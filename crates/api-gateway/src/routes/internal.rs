@@ -3,17 +3,12 @@
 
 use actix_web::{HttpRequest, HttpResponse, ResponseError as _, web};
 use memharbor_shared::channel::RecordingChannel;
+use memharbor_shared::internal_api::{BotToken, BotTokenRequest};
 use memharbor_shared::internal_auth;
-use serde::Deserialize;
 
 use crate::error::ApiError;
 use crate::state::State;
 use crate::tokens;
-
-#[derive(Deserialize)]
-pub struct BotTokenRequest {
-    channel: String,
-}
 
 pub async fn bot_token(req: HttpRequest, state: State, body: web::Bytes) -> HttpResponse {
     let presented = req
@@ -42,5 +37,5 @@ pub async fn bot_token(req: HttpRequest, state: State, body: web::Bytes) -> Http
         state.recorder_max_duration_s,
         &body.channel,
     );
-    HttpResponse::Ok().json(serde_json::json!({"token": token, "expire_in": expire_in}))
+    HttpResponse::Ok().json(BotToken { token, expire_in })
 }

@@ -4,8 +4,11 @@
 use actix_web::http::header::HeaderValue;
 use actix_web::{HttpRequest, HttpResponse, ResponseError as _, web};
 use memharbor_shared::channel::{CHANNEL_RULE, RecordingChannel};
+use memharbor_shared::internal_api::{
+    self, Given, RecordingList, SessionAnswer, SessionList, StartAnswer, StartRequest, StopAnswer,
+    StopTarget,
+};
 use serde::Deserialize;
-use serde_json::json;
 
 use crate::error::ApiError;
 use crate::input::body;
@@ -115,19 +118,28 @@ pub async fn start(req: HttpRequest, payload: web::Payload, state: State) -> Htt
             state.recorder_max_duration_s,
             channel.as_str(),
         );
-        let request = json!({
-            "channel": channel.as_str(),
-            "speakers": speakers,
-            "appId": state.tokens.app_id().as_str(),
-            "token": token,
-            "uid": state.recorder_uid,
-        });
+        let request = StartRequest {
+            channel: channel.as_str().to_owned(),
+            speakers,
+            app_id: state.tokens.app_id().as_str().to_owned(),
+            token,
+            uid: state.recorder_uid,
+        };
         state
             .recorder
-            .post_json("/internal/sessions", &request, true, request_id(&req))
+            .post_json::<_, StartAnswer>(internal_api::SESSIONS, &request, true, request_id(&req))
             .await
     })
     .await
+}
+
+/// A stop field as the shared rule sees it.
+fn given<'a>(field: Option<&'a Field<'_>>) -> Given<'a> {
+    match field {
+        None => Given::Absent,
+        Some(Field::Str(text)) => Given::Text(text),
+        Some(_) => Given::Other,
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -145,41 +157,17 @@ pub async fn stop(req: HttpRequest, payload: web::Payload, state: State) -> Http
     logged(&state, &req, "STOP", data.as_deref(), async {
         let raw = raw?;
         let parsed: StopBody = body::parse_object(&raw)?;
-        let target = match (parsed.sid, parsed.channel) {
-            (Some(_), Some(_)) => {
-                return Err(ApiError::bad_request(
-                    "conflicting_fields",
-                    Some("channel"),
-                    "send either sid or channel, not both",
-                ));
-            }
-            (None, None) => {
-                return Err(ApiError::bad_request(
-                    "missing_field",
-                    Some("sid"),
-                    "sid or channel is required",
-                ));
-            }
-            (Some(Field::Str(sid)), None) => json!({"sid": sid}),
-            (Some(_), None) => {
-                return Err(ApiError::bad_request(
-                    "invalid_sid",
-                    Some("sid"),
-                    "sid must be a string: the sid that start returned",
-                ));
-            }
-            (None, Some(Field::Str(channel))) => json!({"channel": channel}),
-            (None, Some(_)) => {
-                return Err(ApiError::bad_request(
-                    "invalid_channel",
-                    Some("channel"),
-                    "channel must be a string",
-                ));
-            }
-        };
+        let target =
+            StopTarget::from_fields(given(parsed.sid.as_ref()), given(parsed.channel.as_ref()))
+                .map_err(|e| ApiError::bad_request(e.code, Some(e.field), e.message))?;
         state
             .recorder
-            .post_json("/internal/sessions/stop", &target, true, request_id(&req))
+            .post_json::<_, StopAnswer>(
+                internal_api::STOP,
+                &target.request(),
+                true,
+                request_id(&req),
+            )
             .await
     })
     .await
@@ -193,22 +181,24 @@ pub async fn status(req: HttpRequest, state: State) -> HttpResponse {
         None,
         state
             .recorder
-            .get_json("/internal/sessions", request_id(&req)),
+            .get_json::<SessionList>(internal_api::SESSIONS, request_id(&req)),
     )
     .await
 }
 
 pub async fn list(req: HttpRequest, state: State) -> HttpResponse {
     let path = match req.query_string() {
-        "" => "/internal/recordings".to_owned(),
-        query => format!("/internal/recordings?{query}"),
+        "" => internal_api::RECORDINGS.to_owned(),
+        query => format!("{}?{query}", internal_api::RECORDINGS),
     };
     logged(
         &state,
         &req,
         "LIST",
         None,
-        state.recorder.get_json(&path, request_id(&req)),
+        state
+            .recorder
+            .get_json::<RecordingList>(&path, request_id(&req)),
     )
     .await
 }
@@ -225,7 +215,7 @@ pub async fn session(req: HttpRequest, path: web::Path<String>, state: State) ->
         }
         state
             .recorder
-            .get_json(&format!("/internal/sessions/{sid}"), request_id(&req))
+            .get_json::<SessionAnswer>(&internal_api::session(&sid), request_id(&req))
             .await
     })
     .await
@@ -253,11 +243,7 @@ pub async fn file(req: HttpRequest, path: web::Path<String>, state: State) -> Ht
                 .collect();
         state
             .recorder
-            .get_file(
-                &format!("/internal/files/{filename}"),
-                &forwarded,
-                request_id(&req),
-            )
+            .get_file(&internal_api::file(&filename), &forwarded, request_id(&req))
             .await
     })
     .await

@@ -105,7 +105,7 @@ pub fn status_json(state: &RecorderState) -> Value {
                     "channel": h.channel.as_str(),
                     "phase": live.phase,
                     "filename": live.filename,
-                    "startedAt": live.started_at.map(crate::session::view::iso_ms),
+                    "startedAt": live.started_at.map(crate::record::iso_ms),
                     "durationMs": audio.map_or(0, |a| a.mix_samples.load(Ordering::Relaxed) / 16),
                     "participants": live.participants,
                     "speakers": h.speakers,

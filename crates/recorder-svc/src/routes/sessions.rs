@@ -7,7 +7,8 @@ use uuid::Uuid;
 
 use super::RecorderState;
 use crate::error::RecorderError;
-use crate::session::{StartRequest, StopTarget};
+use crate::session;
+use memharbor_shared::internal_api::{Given, SessionList, StartRequest, StopTarget};
 
 fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, RecorderError> {
     serde_json::from_slice(body).map_err(|e| {
@@ -28,56 +29,36 @@ pub async fn start(
     Ok(HttpResponse::Ok().json(view))
 }
 
+/// The stop request as sent: its fields are checked by the shared rule, not by serde.
 #[derive(Deserialize)]
-struct StopRequest {
+struct RawStopRequest {
     #[serde(default)]
     sid: Option<Value>,
     #[serde(default)]
     channel: Option<Value>,
 }
 
+fn given(value: Option<&Value>) -> Given<'_> {
+    match value {
+        None | Some(Value::Null) => Given::Absent,
+        Some(Value::String(text)) => Given::Text(text),
+        Some(_) => Given::Other,
+    }
+}
+
 pub async fn stop(
     state: web::Data<RecorderState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, RecorderError> {
-    let request: StopRequest = parse_json(&body)?;
-    let target = match (
-        request.sid.filter(|v| !v.is_null()),
-        request.channel.filter(|v| !v.is_null()),
-    ) {
-        (Some(_), Some(_)) => {
-            return Err(RecorderError::bad_request(
-                "conflicting_fields",
-                Some("channel"),
-                "send either sid or channel, not both",
-            ));
+    let request: RawStopRequest = parse_json(&body)?;
+    let target =
+        StopTarget::from_fields(given(request.sid.as_ref()), given(request.channel.as_ref()))
+            .map_err(|e| RecorderError::bad_request(e.code, Some(e.field), e.message))?;
+    let target = match target {
+        StopTarget::Sid(sid) => {
+            session::StopTarget::Sid(sid.parse().map_err(|_| RecorderError::SessionNotFound)?)
         }
-        (Some(Value::String(sid)), None) => match sid.parse::<Uuid>() {
-            Ok(sid) => StopTarget::Sid(sid),
-            Err(_) => return Err(RecorderError::SessionNotFound),
-        },
-        (Some(_), None) => {
-            return Err(RecorderError::bad_request(
-                "invalid_sid",
-                Some("sid"),
-                "sid must be a string (the sid that start returned)",
-            ));
-        }
-        (None, Some(Value::String(channel))) => StopTarget::Channel(channel),
-        (None, Some(_)) => {
-            return Err(RecorderError::bad_request(
-                "invalid_channel",
-                Some("channel"),
-                "channel must be a string",
-            ));
-        }
-        (None, None) => {
-            return Err(RecorderError::bad_request(
-                "missing_field",
-                Some("sid"),
-                "sid or channel is required",
-            ));
-        }
+        StopTarget::Channel(channel) => session::StopTarget::Channel(channel),
     };
     let body = state.sessions.stop(target).await?;
     Ok(HttpResponse::Ok().json(body))
@@ -85,7 +66,10 @@ pub async fn stop(
 
 pub async fn status(state: web::Data<RecorderState>) -> HttpResponse {
     let sessions = state.sessions.recording();
-    HttpResponse::Ok().json(serde_json::json!({"count": sessions.len(), "sessions": sessions}))
+    HttpResponse::Ok().json(SessionList {
+        count: sessions.len(),
+        sessions,
+    })
 }
 
 pub async fn one(

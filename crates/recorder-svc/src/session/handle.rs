@@ -16,14 +16,14 @@ use crate::browser::BrowserError;
 use crate::error::RecorderError;
 
 use super::page_protocol::Uid;
-use super::view::{HistoryEvent, StartView, StatusEntry, StopBody, StopReason, iso_ms};
+use crate::record::{HistoryEvent, SessionStatus, StartAnswer, StopAnswer, StopReason};
 
 /// Commands to a session's supervisor.
 #[derive(Debug)]
 pub enum SessionCmd {
     Stop {
         reason: StopReason,
-        reply: Option<oneshot::Sender<Result<StopBody, RecorderError>>>,
+        reply: Option<oneshot::Sender<Result<StopAnswer, RecorderError>>>,
     },
     PageConnected {
         epoch: u32,
@@ -90,7 +90,7 @@ pub struct SessionHandle {
     page_key: String,
     tx: mpsc::UnboundedSender<SessionCmd>,
     next_epoch: AtomicU32,
-    pub(super) started: watch::Sender<Option<Result<StartView, RecorderError>>>,
+    pub(super) started: watch::Sender<Option<Result<StartAnswer, RecorderError>>>,
     live: Mutex<Live>,
 }
 
@@ -134,7 +134,7 @@ impl SessionHandle {
     }
 
     /// Waits until the session is recording (or failed to start).
-    pub async fn started(&self) -> Result<StartView, RecorderError> {
+    pub async fn started(&self) -> Result<StartAnswer, RecorderError> {
         let mut rx = self.started.subscribe();
         match rx.wait_for(Option::is_some).await {
             Ok(result) => result
@@ -164,14 +164,14 @@ impl SessionHandle {
 
     /// The status entry; `None` until the session records. `status` is `recording` (also while
     /// reconnecting), or `stopping` from the moment the stop begins until the record is saved.
-    pub fn status(&self) -> Option<StatusEntry> {
+    pub fn status(&self) -> Option<SessionStatus> {
         self.with_live(|live| {
             let started_at = live.started_at?;
             let samples = live
                 .audio
                 .as_ref()
                 .map_or(0, |a| a.mix_samples.load(Ordering::Relaxed));
-            Some(StatusEntry {
+            Some(SessionStatus {
                 sid: self.sid,
                 channel: self.channel.as_str().to_owned(),
                 group_id: self.channel.group_id().to_owned(),
@@ -185,7 +185,7 @@ impl SessionHandle {
                     "recording"
                 }
                 .to_owned(),
-                started_at: iso_ms(started_at),
+                started_at,
                 duration_ms: samples / 16,
                 participants: live.participants.iter().cloned().collect(),
                 speakers: self.speakers,

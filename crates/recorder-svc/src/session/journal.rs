@@ -16,7 +16,8 @@ pub struct Journal {
     pub uid: u32,
     pub filename: String,
     pub speakers: bool,
-    pub started_at: String,
+    #[serde(with = "memharbor_shared::internal_api::time_format")]
+    pub started_at: time::OffsetDateTime,
 }
 
 impl Journal {

@@ -6,7 +6,6 @@ mod handle;
 pub mod journal;
 pub mod page_protocol;
 mod supervisor;
-pub mod view;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -14,18 +13,17 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use memharbor_shared::channel::{CHANNEL_RULE, RecordingChannel};
-use serde::Deserialize;
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
+use crate::record::{SessionStatus, StartAnswer, StopAnswer, StopReason};
 pub use handle::{SessionCmd, SessionHandle};
-use view::{StartView, StatusEntry, StopBody, StopReason};
 
 use crate::browser::{BrowserPool, TabLost};
 use crate::error::RecorderError;
+use crate::gateway_client::GatewayClient;
 use crate::storage::{Destination, RecordIndex};
-use crate::tokens::TokenSource;
 
 /// What sessions need to know, fixed at start-up.
 #[derive(Debug, Clone)]
@@ -54,7 +52,7 @@ pub struct SessionContext {
     pub pool: BrowserPool,
     pub index: Arc<RecordIndex>,
     pub destination: Destination,
-    pub tokens: TokenSource,
+    pub gateway: GatewayClient,
     /// The long-lived runtime supervisors run on (not an HTTP worker's).
     pub runtime: tokio::runtime::Handle,
     pub metrics: Arc<crate::metrics::Metrics>,
@@ -74,7 +72,7 @@ impl SessionContext {
         pool: BrowserPool,
         index: Arc<RecordIndex>,
         destination: Destination,
-        tokens: TokenSource,
+        gateway: GatewayClient,
         runtime: tokio::runtime::Handle,
         metrics: Arc<crate::metrics::Metrics>,
     ) -> Self {
@@ -83,7 +81,7 @@ impl SessionContext {
             pool,
             index,
             destination,
-            tokens,
+            gateway,
             runtime,
             metrics,
             registry: Mutex::default(),
@@ -115,17 +113,7 @@ impl SessionContext {
     }
 }
 
-/// The internal API's start request (the gateway mints the bot's token).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct StartRequest {
-    pub channel: String,
-    #[serde(default)]
-    pub speakers: bool,
-    pub app_id: String,
-    pub token: String,
-    pub uid: u32,
-}
+pub use memharbor_shared::internal_api::StartRequest;
 
 /// Which session a stop is for.
 #[derive(Debug, Clone)]
@@ -153,7 +141,7 @@ impl Sessions {
     }
 
     /// Starts recording `req.channel`, or answers the session already recording it.
-    pub async fn start(&self, req: StartRequest) -> Result<StartView, RecorderError> {
+    pub async fn start(&self, req: StartRequest) -> Result<StartAnswer, RecorderError> {
         let channel = RecordingChannel::parse(&req.channel).ok_or_else(|| {
             RecorderError::bad_request("invalid_channel", Some("channel"), CHANNEL_RULE)
         })?;
@@ -201,7 +189,7 @@ impl Sessions {
     }
 
     /// Stops a session, or answers the final body of one that already ended.
-    pub async fn stop(&self, target: StopTarget) -> Result<StopBody, RecorderError> {
+    pub async fn stop(&self, target: StopTarget) -> Result<StopAnswer, RecorderError> {
         let active = {
             let reg = self.ctx.registry();
             match &target {
@@ -255,9 +243,9 @@ impl Sessions {
     }
 
     /// Status entries of the sessions that are recording, or stopping.
-    pub fn recording(&self) -> Vec<StatusEntry> {
+    pub fn recording(&self) -> Vec<SessionStatus> {
         let mut entries: Vec<_> = self.all().iter().filter_map(|h| h.status()).collect();
-        entries.sort_by(|a, b| a.started_at.cmp(&b.started_at));
+        entries.sort_by_key(|e| e.started_at);
         entries
     }
 

@@ -3,13 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// An Agora uid as the SDK reports it (numbers normally, strings for string-uid channels).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum Uid {
-    Num(u32),
-    Str(String),
-}
+pub use crate::record::Uid;
 
 /// What the page says.
 #[derive(Debug, Clone, Deserialize)]

@@ -5,12 +5,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::json;
 use time::OffsetDateTime;
 
 use super::firebase::UploadQueue;
-use super::firebase::jobs::JobView;
-use crate::session::view::{LocalLocation, StopBody, iso_ms};
+use super::firebase::job::{JobState, JobView};
+use crate::record::{LocalLocation, StopAnswer, UploadPhase, UploadState, UploadStatus};
 
 #[derive(Debug, Clone)]
 pub enum Destination {
@@ -28,7 +27,7 @@ impl Destination {
     /// delivery is waited for (up to the bound); without, it only starts (crash recovery). An
     /// error means the upload job could not be created: the body says `pending`, and the queue's
     /// housekeeping creates the job later from the saved record.
-    pub async fn deliver(&self, body: &mut StopBody, wait: bool) -> std::io::Result<()> {
+    pub async fn deliver(&self, body: &mut StopAnswer, wait: bool) -> std::io::Result<()> {
         match self {
             Destination::Local => {
                 body.firebase = None;
@@ -40,12 +39,12 @@ impl Destination {
             }
             Destination::Firebase { queue, wait: bound } => {
                 body.local = None;
-                let created_at = iso_ms(OffsetDateTime::now_utc());
+                let created_at = OffsetDateTime::now_utc();
                 // One job per recording: a repeated delivery (a retried save, recovery) reuses it.
                 let queued = if queue.view(body.sid).is_some() {
                     Ok(())
                 } else {
-                    match queue.job_for(body, &created_at) {
+                    match queue.job_for(body, created_at) {
                         Ok(job) => queue.enqueue(job).await,
                         Err(e) => Err(e),
                     }
@@ -54,8 +53,14 @@ impl Destination {
                     // The files stay on disk and listed; housekeeping creates the job later.
                     tracing::error!(sid = %body.sid, error = %e, "cannot queue the upload; the recording stays on local disk until housekeeping queues it");
                     body.firebase = None;
-                    body.upload =
-                        Some(json!({"state": "pending", "attempts": 0, "lastError": QUEUE_FAILED}));
+                    body.upload = Some(UploadStatus {
+                        state: UploadState::Pending,
+                        phase: None,
+                        attempts: 0,
+                        last_error: Some(QUEUE_FAILED.to_owned()),
+                        bytes_uploaded: None,
+                        bytes_total: None,
+                    });
                     return Err(e);
                 }
                 let view = if wait {
@@ -70,7 +75,7 @@ impl Destination {
     }
 
     /// A stored body with the upload's live state laid over it.
-    pub fn current(&self, mut body: StopBody) -> StopBody {
+    pub fn current(&self, mut body: StopAnswer) -> StopAnswer {
         if let Destination::Firebase { queue, .. } = self
             && let Some(view) = queue.view(body.sid)
         {
@@ -86,9 +91,9 @@ const QUEUE_FAILED: &str = "the upload could not be queued yet; it will be";
 const REFUSED: &str = "Firebase refused the upload (credentials, permissions or bucket); it is retried once the configuration is fixed";
 const FAILED: &str = "the last upload attempt failed; it is retried";
 
-fn apply(queue: &UploadQueue, body: &mut StopBody, view: Option<JobView>) {
+fn apply(queue: &UploadQueue, body: &mut StopAnswer, view: Option<JobView>) {
     let Some(view) = view else { return };
-    if view.state == "done" {
+    if view.state == JobState::Done {
         if let Some((mix, speakers)) = queue.locations(body.sid) {
             body.firebase = Some(mix);
             for speaker in body.speakers.iter_mut().flatten() {
@@ -98,17 +103,24 @@ fn apply(queue: &UploadQueue, body: &mut StopBody, view: Option<JobView>) {
         body.upload = None;
     } else {
         body.firebase = None;
-        body.upload = Some(json!({
-            "state": "pending",
-            "phase": view.state,
-            "attempts": view.attempts,
-            "lastError": match (view.state, &view.last_error) {
-                (_, None) => None,
-                ("refused", Some(_)) => Some(REFUSED),
-                (_, Some(_)) => Some(FAILED),
-            },
-            "bytesUploaded": view.bytes_uploaded,
-            "bytesTotal": view.bytes_total,
-        }));
+        let phase = match view.state {
+            JobState::Refused => UploadPhase::Refused,
+            JobState::Uploading => UploadPhase::Uploading,
+            JobState::Pending | JobState::Done => UploadPhase::Pending,
+        };
+        body.upload = Some(UploadStatus {
+            state: UploadState::Pending,
+            phase: Some(phase),
+            attempts: view.attempts,
+            last_error: view.last_error.as_ref().map(|_| {
+                if phase == UploadPhase::Refused {
+                    REFUSED.to_owned()
+                } else {
+                    FAILED.to_owned()
+                }
+            }),
+            bytes_uploaded: Some(view.bytes_uploaded),
+            bytes_total: Some(view.bytes_total),
+        });
     }
 }

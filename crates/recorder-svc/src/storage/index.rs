@@ -7,38 +7,13 @@ use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock};
 
-use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::session::view::{HistoryEvent, StopBody};
+pub use crate::record::Recording;
 
-use super::list::{self, ListPage, ListQuery};
-
-/// A finished session as kept on disk.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct StoredRecording {
-    /// What stop answers (again and again).
-    pub body: StopBody,
-    /// When the record was written (the list's `createdAt`).
-    pub created_at: String,
-    #[serde(default)]
-    pub history: Vec<HistoryEvent>,
-}
-
-impl StoredRecording {
-    /// Every file of the recording (mix first).
-    pub fn files(&self) -> impl Iterator<Item = &str> {
-        std::iter::once(self.body.filename.as_str()).chain(
-            self.body
-                .speakers
-                .iter()
-                .flatten()
-                .map(|s| s.filename.as_str()),
-        )
-    }
-}
+use super::list::{self, ListQuery};
+use crate::record::RecordingList;
 
 #[derive(Debug)]
 pub struct RecordIndex {
@@ -50,16 +25,16 @@ pub struct RecordIndex {
 #[derive(Debug, Default)]
 struct Records {
     /// Newest first (by `startedAt`, then sid): the list's order.
-    ordered: Vec<Arc<StoredRecording>>,
-    by_sid: HashMap<Uuid, Arc<StoredRecording>>,
+    ordered: Vec<Arc<Recording>>,
+    by_sid: HashMap<Uuid, Arc<Recording>>,
     /// Every file of every record (the mix and each speaker's).
     by_file: HashMap<String, Uuid>,
     /// Per channel, its records (for stop-by-channel after the end).
-    by_channel: HashMap<String, Vec<Arc<StoredRecording>>>,
+    by_channel: HashMap<String, Vec<Arc<Recording>>>,
 }
 
 impl Records {
-    fn insert(&mut self, record: Arc<StoredRecording>) {
+    fn insert(&mut self, record: Arc<Recording>) {
         self.remove(record.body.sid);
         let at = self
             .ordered
@@ -90,8 +65,8 @@ impl Records {
     }
 }
 
-fn sort_key(r: &StoredRecording) -> (&str, Uuid) {
-    (&r.body.started_at, r.body.sid)
+fn sort_key(r: &Recording) -> (OffsetDateTime, Uuid) {
+    (r.body.started_at, r.body.sid)
 }
 
 impl RecordIndex {
@@ -102,7 +77,7 @@ impl RecordIndex {
         for entry in fs::read_dir(dir)?.flatten() {
             let path = entry.path();
             if path.extension().is_some_and(|e| e == "json") {
-                match fs::read(&path).map(|b| serde_json::from_slice::<StoredRecording>(&b)) {
+                match fs::read(&path).map(|b| serde_json::from_slice::<Recording>(&b)) {
                     Ok(Ok(record)) => records.push(Arc::new(record)),
                     Ok(Err(e)) => {
                         tracing::warn!(path = %path.display(), error = %e, "skipping an unreadable index record")
@@ -124,7 +99,7 @@ impl RecordIndex {
     }
 
     /// Writes (or replaces) a record durably, then makes it visible.
-    pub fn save(&self, record: StoredRecording) -> io::Result<Arc<StoredRecording>> {
+    pub fn save(&self, record: Recording) -> io::Result<Arc<Recording>> {
         let path = self.dir.join(format!("{}.json", record.body.sid));
         let tmp = self.dir.join(format!(".{}.json.tmp", record.body.sid));
         let bytes = serde_json::to_vec_pretty(&record).map_err(io::Error::other)?;
@@ -146,7 +121,7 @@ impl RecordIndex {
     }
 
     /// Changes a record in place (durably); false if there is no record for `sid`.
-    pub fn update(&self, sid: Uuid, change: impl FnOnce(&mut StoredRecording)) -> io::Result<bool> {
+    pub fn update(&self, sid: Uuid, change: impl FnOnce(&mut Recording)) -> io::Result<bool> {
         let Some(current) = self.get(sid) else {
             return Ok(false);
         };
@@ -160,12 +135,12 @@ impl RecordIndex {
         self.records.read().unwrap_or_else(PoisonError::into_inner)
     }
 
-    pub fn get(&self, sid: Uuid) -> Option<Arc<StoredRecording>> {
+    pub fn get(&self, sid: Uuid) -> Option<Arc<Recording>> {
         self.read().by_sid.get(&sid).cloned()
     }
 
     /// Every record, newest first.
-    pub fn all(&self) -> Vec<Arc<StoredRecording>> {
+    pub fn all(&self) -> Vec<Arc<Recording>> {
         self.read().ordered.clone()
     }
 
@@ -174,8 +149,7 @@ impl RecordIndex {
         &self,
         channel: &str,
         since: OffsetDateTime,
-    ) -> Option<Arc<StoredRecording>> {
-        let since = crate::session::view::iso_ms(since);
+    ) -> Option<Arc<Recording>> {
         self.read()
             .by_channel
             .get(channel)?
@@ -195,17 +169,15 @@ impl RecordIndex {
         self.has_file(filename)
     }
 
-    pub fn list(&self, query: &ListQuery) -> ListPage {
+    pub fn list(&self, query: &ListQuery) -> RecordingList {
         let records = self.read();
         // Straight to the cursor (the order is the cursor's), not a scan from the newest.
         let start = query
             .cursor
             .as_deref()
-            .and_then(list::decode_cursor)
-            .map_or(0, |(at, sid)| {
-                records.ordered.partition_point(|r| {
-                    (r.body.started_at.as_str(), r.body.sid) >= (at.as_str(), sid)
-                })
+            .and_then(list::cursor_position)
+            .map_or(0, |position| {
+                records.ordered.partition_point(|r| sort_key(r) >= position)
             });
         list::page(records.ordered[start..].iter().map(Arc::as_ref), query)
     }

@@ -5,7 +5,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::index::StoredRecording;
+use crate::record::{Recording, RecordingList, iso_ms};
 
 /// Default and largest page sizes.
 pub const DEFAULT_LIMIT: usize = 50;
@@ -32,55 +32,14 @@ fn default_limit() -> usize {
     DEFAULT_LIMIT
 }
 
-/// One recording in the list, with the spec's fields.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub struct RecordingItem {
-    pub id: String,
-    pub filename: String,
-    pub url: String,
-    pub channel: String,
-    pub group_id: String,
-    pub user1: String,
-    pub user2: String,
-    pub duration: u64,
-    pub file_size: u64,
-    pub format: String,
-    pub spec: AudioSpec,
-    pub recorded_at: String,
-    pub created_at: String,
-}
-
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub struct AudioSpec {
-    pub sample_rate: u32,
-    pub channels: u16,
-    pub bit_depth: u16,
-}
-
-/// What every file is.
-pub const SPEC: AudioSpec = AudioSpec {
-    sample_rate: 16_000,
-    channels: 1,
-    bit_depth: 16,
-};
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub struct ListPage {
-    pub recordings: Vec<RecordingItem>,
-    pub next_cursor: Option<String>,
-}
-
 /// An opaque cursor: the position after (recordedAt, id) in newest-first order. The same format
 /// for the local index and Firestore.
 pub fn encode_cursor(recorded_at: &str, id: &str) -> String {
     URL_SAFE_NO_PAD.encode(format!("{recorded_at}|{id}"))
 }
 
-fn cursor_after(r: &StoredRecording) -> String {
-    encode_cursor(&r.body.started_at, &r.body.sid.to_string())
+fn cursor_after(r: &Recording) -> String {
+    encode_cursor(&iso_ms(r.body.started_at), &r.body.sid.to_string())
 }
 
 /// Decodes a cursor into (recordedAt, id); `None` if it is not one of ours.
@@ -90,43 +49,27 @@ pub fn decode_cursor(cursor: &str) -> Option<(String, Uuid)> {
     Some((at.to_owned(), sid.parse().ok()?))
 }
 
-fn item(r: &StoredRecording) -> RecordingItem {
-    let b = &r.body;
-    let url = b
-        .firebase
-        .as_ref()
-        .map(|f| f.url.clone())
-        .or_else(|| b.local.as_ref().map(|l| l.url.clone()))
-        .unwrap_or_default();
-    RecordingItem {
-        id: b.sid.to_string(),
-        filename: b.filename.clone(),
-        url,
-        channel: b.channel.clone(),
-        group_id: b.group_id.clone(),
-        user1: b.user1.clone(),
-        user2: b.user2.clone(),
-        duration: b.duration,
-        file_size: b.file_size,
-        format: b.format.clone(),
-        spec: SPEC,
-        recorded_at: b.started_at.clone(),
-        created_at: r.created_at.clone(),
-    }
+/// A decoded cursor's position: (recordedAt, id) as the local index orders records.
+pub fn cursor_position(cursor: &str) -> Option<(time::OffsetDateTime, Uuid)> {
+    let (at, sid) = decode_cursor(cursor)?;
+    Some((
+        memharbor_shared::internal_api::time_format::parse(&at)?,
+        sid,
+    ))
 }
 
 /// One page of `records` (already newest first). An undecodable cursor gives an empty page; the
 /// API layer rejects such cursors before they get here.
-pub fn page<'a>(records: impl Iterator<Item = &'a StoredRecording>, q: &ListQuery) -> ListPage {
-    let after = q.cursor.as_deref().and_then(decode_cursor);
+pub fn page<'a>(records: impl Iterator<Item = &'a Recording>, q: &ListQuery) -> RecordingList {
+    let after = q.cursor.as_deref().and_then(cursor_position);
     let limit = q.limit.clamp(1, MAX_LIMIT);
     let mut out = Vec::with_capacity(limit);
-    let mut last: Option<&StoredRecording> = None;
+    let mut last: Option<&Recording> = None;
     let mut more = false;
     for r in records {
         let b = &r.body;
         if let Some((at, sid)) = &after
-            && (b.started_at.as_str(), b.sid) >= (at.as_str(), *sid)
+            && (b.started_at, b.sid) >= (*at, *sid)
         {
             continue;
         }
@@ -142,10 +85,10 @@ pub fn page<'a>(records: impl Iterator<Item = &'a StoredRecording>, q: &ListQuer
             more = true;
             break;
         }
-        out.push(item(r));
+        out.push(r.item());
         last = Some(r);
     }
-    ListPage {
+    RecordingList {
         recordings: out,
         next_cursor: if more { last.map(cursor_after) } else { None },
     }

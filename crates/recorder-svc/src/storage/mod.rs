@@ -14,8 +14,10 @@ pub mod list;
 use std::sync::Arc;
 
 pub use destination::Destination;
-pub use index::{RecordIndex, StoredRecording};
-pub use list::{ListPage, ListQuery, RecordingItem};
+pub use index::{RecordIndex, Recording};
+pub use list::ListQuery;
+
+use crate::record::RecordingList;
 
 /// Where `GET /api/recording/list` reads from: the local index, or Firestore when configured.
 #[derive(Debug, Clone)]
@@ -25,7 +27,7 @@ pub enum Catalog {
 }
 
 impl Catalog {
-    pub async fn list(&self, query: &ListQuery) -> Result<ListPage, firebase::FirebaseError> {
+    pub async fn list(&self, query: &ListQuery) -> Result<RecordingList, firebase::FirebaseError> {
         match self {
             Catalog::Local(index) => Ok(index.list(query)),
             Catalog::Firestore(firestore) => firestore.list(query).await,

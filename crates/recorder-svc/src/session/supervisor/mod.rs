@@ -22,8 +22,8 @@ use crate::error::RecorderError;
 use super::handle::{SessionCmd, SessionHandle};
 use super::journal::{self, Journal};
 use super::page_protocol::{FromPage, ToPage, Uid};
-use super::view::{StartView, StopBody, StopReason, file_stamp, from_unix_ms, iso_ms};
 use super::{SessionContext, StartRequest};
+use crate::record::{StartAnswer, StopAnswer, StopReason, file_stamp, from_unix_ms};
 
 /// How long the page may take to flush its last audio after `stop`.
 const STOP_FLUSH_TIMEOUT: Duration = Duration::from_secs(3);
@@ -38,7 +38,7 @@ const REJOIN_BACKOFF: [Duration; 5] = [
     Duration::from_secs(10),
 ];
 
-type StopReply = oneshot::Sender<Result<StopBody, RecorderError>>;
+type StopReply = oneshot::Sender<Result<StopAnswer, RecorderError>>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -256,7 +256,7 @@ impl Supervisor {
             uid: self.req.uid,
             filename: filename.clone(),
             speakers: self.handle.speakers,
-            started_at: iso_ms(started_at),
+            started_at,
         };
         let (dir, written) = (self.ctx.settings.journal_dir.clone(), journal.clone());
         tokio::task::spawn_blocking(move || journal::write(&dir, &written))
@@ -304,13 +304,13 @@ impl Supervisor {
         });
         self.handle.record("recording", Some(filename.clone()));
         self.ctx.metrics.session_started(true);
-        let _ = self.handle.started.send(Some(Ok(StartView {
+        let _ = self.handle.started.send(Some(Ok(StartAnswer {
             sid: self.handle.sid,
             channel: self.handle.channel.as_str().to_owned(),
             uid: self.req.uid,
             filename,
             status: "recording".to_owned(),
-            started_at: iso_ms(started_at),
+            started_at,
             existing: false,
         })));
         Ok(())

@@ -130,11 +130,11 @@ impl Supervisor {
             }
             FromPage::TokenWillExpire | FromPage::TokenDidExpire => {
                 self.handle.record("token expiring", None);
-                let tokens = self.ctx.tokens.clone();
+                let gateway = self.ctx.gateway.clone();
                 let handle = Arc::clone(&self.handle);
-                let (channel, uid) = (self.handle.channel.as_str().to_owned(), self.req.uid);
+                let channel = self.handle.channel.as_str().to_owned();
                 self.ctx.runtime.spawn(async move {
-                    let result = tokens.bot_token(&channel, uid).await;
+                    let result = gateway.bot_token(&channel).await;
                     handle.send(SessionCmd::TokenFetched(result));
                 });
             }

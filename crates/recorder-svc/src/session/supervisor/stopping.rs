@@ -15,11 +15,11 @@ use tokio::time::Instant;
 use super::super::handle::SessionCmd;
 use super::super::journal;
 use super::super::page_protocol::ToPage;
-use super::super::view::{SpeakerFile, StopBody, StopReason, iso_ms};
 use super::{LEAVE_TIMEOUT, Phase, STOP_FLUSH_TIMEOUT, StopReply, Stopping, Supervisor, now_ms};
 use crate::audio::recording::AudioMsg;
 use crate::error::RecorderError;
-use crate::storage::StoredRecording;
+use crate::record::{SpeakerFile, StopAnswer, StopReason};
+use crate::storage::Recording;
 
 /// Waits between repair attempts (the last repeats).
 const REPAIR_BACKOFF: [Duration; 6] = [
@@ -95,10 +95,10 @@ impl Supervisor {
 
     /// Saves the record off the async threads; drops the journal once nothing depends on it
     /// (`delivered`: the upload job exists, or the files stay local).
-    async fn save(&self, body: &StopBody, delivered: bool) -> Result<(), String> {
-        let record = StoredRecording {
+    async fn save(&self, body: &StopAnswer, delivered: bool) -> Result<(), String> {
+        let record = Recording {
             body: body.clone(),
-            created_at: iso_ms(OffsetDateTime::now_utc()),
+            created_at: OffsetDateTime::now_utc(),
             history: self.handle.with_live(|live| live.history.clone()),
         };
         let index = Arc::clone(&self.ctx.index);
@@ -117,7 +117,12 @@ impl Supervisor {
 
     /// The stop failed: repair in the background until the recording is saved (or the process
     /// ends, which leaves the journal for the next start).
-    async fn repair(&mut self, mut stopping: Stopping, mut body: Option<StopBody>, error: String) {
+    async fn repair(
+        &mut self,
+        mut stopping: Stopping,
+        mut body: Option<StopAnswer>,
+        error: String,
+    ) {
         tracing::error!(sid = %self.handle.sid, error, "stop failed; the recording is repaired in the background");
         self.ctx.metrics.repairs.inc();
         self.handle.update(|live| live.phase = "repairing");
@@ -163,7 +168,7 @@ impl Supervisor {
 
     /// One repair attempt: the files repaired from disk (if they were never finished), delivered
     /// (idempotent), and the record saved.
-    async fn try_repair(&self, body: &mut Option<StopBody>) -> Result<StopBody, String> {
+    async fn try_repair(&self, body: &mut Option<StopAnswer>) -> Result<StopAnswer, String> {
         let mut repaired = match body.take() {
             Some(body) => body,
             None => {
@@ -193,7 +198,7 @@ impl Supervisor {
     }
 
     /// The record is saved: every waiting stop gets the body, the session leaves the registry.
-    fn conclude(&mut self, stopping: Stopping, body: StopBody) {
+    fn conclude(&mut self, stopping: Stopping, body: StopAnswer) {
         self.ctx.unregister(self.handle.sid);
         for waiter in stopping.waiters {
             let _ = waiter.send(Ok(body.clone()));
@@ -208,7 +213,7 @@ impl Supervisor {
         &self,
         reason: StopReason,
         finished: &crate::audio::recording::FinishedAudio,
-    ) -> StopBody {
+    ) -> StopAnswer {
         let channel = &self.handle.channel;
         let speakers = self.handle.speakers.then(|| {
             finished
@@ -224,7 +229,7 @@ impl Supervisor {
                 })
                 .collect()
         });
-        StopBody {
+        StopAnswer {
             sid: self.handle.sid,
             channel: channel.as_str().to_owned(),
             group_id: channel.group_id().to_owned(),
@@ -241,8 +246,8 @@ impl Supervisor {
             speakers,
             upload: None,
             uid: self.req.uid,
-            started_at: self.started_at.map(iso_ms).unwrap_or_default(),
-            stopped_at: iso_ms(OffsetDateTime::now_utc()),
+            started_at: self.started_at.unwrap_or_else(OffsetDateTime::now_utc),
+            stopped_at: OffsetDateTime::now_utc(),
         }
     }
 

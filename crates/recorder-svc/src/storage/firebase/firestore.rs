@@ -9,12 +9,10 @@ use serde_json::{Map, Value, json};
 
 use super::auth::Credentials;
 use super::{FirebaseError, http_error, transport_error};
-use crate::storage::list::{
-    AudioSpec, ListPage, ListQuery, MAX_LIMIT, RecordingItem, SPEC, decode_cursor,
-};
+use crate::record::{AudioSpec, RecordingItem, RecordingList, SPEC};
+use crate::storage::list::{ListQuery, MAX_LIMIT, decode_cursor};
 
-/// The collection the mobile app reads.
-pub const COLLECTION: &str = "recordings";
+pub use super::document::COLLECTION;
 
 #[derive(Debug)]
 pub struct Firestore {
@@ -158,7 +156,7 @@ impl Firestore {
     }
 
     /// `GET /api/recording/list` from the `recordings` collection.
-    pub async fn list(&self, q: &ListQuery) -> Result<ListPage, FirebaseError> {
+    pub async fn list(&self, q: &ListQuery) -> Result<RecordingList, FirebaseError> {
         let mut filters = Vec::new();
         if let Some(channel) = &q.channel {
             filters.push(eq("channel", channel));
@@ -218,13 +216,16 @@ impl Firestore {
         let more = items.len() > limit;
         items.truncate(limit);
         let next_cursor = if more {
-            items
-                .last()
-                .map(|last| crate::storage::list::encode_cursor(&last.recorded_at, &last.id))
+            items.last().map(|last| {
+                crate::storage::list::encode_cursor(
+                    &crate::record::iso_ms(last.recorded_at),
+                    &last.id,
+                )
+            })
         } else {
             None
         };
-        Ok(ListPage {
+        Ok(RecordingList {
             recordings: items,
             next_cursor,
         })
@@ -241,6 +242,11 @@ fn item(doc: &Value) -> RecordingItem {
             .to_owned()
     };
     let number = |k: &str| fields.get(k).and_then(Value::as_u64).unwrap_or(0);
+    // Documents other writers made may hold other time formats: read what RFC 3339 reads.
+    let time_of = |k: &str| {
+        memharbor_shared::internal_api::time_format::parse(&text(k))
+            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+    };
     let spec = fields
         .get("spec")
         .and_then(|s| serde_json::from_value::<AudioSpec>(s.clone()).ok())
@@ -261,8 +267,8 @@ fn item(doc: &Value) -> RecordingItem {
         file_size: number("fileSize"),
         format: text("format"),
         spec,
-        recorded_at: text("recordedAt"),
-        created_at: text("createdAt"),
+        recorded_at: time_of("recordedAt"),
+        created_at: time_of("createdAt"),
     }
 }
 

@@ -1,13 +1,16 @@
-//! The upload job as persisted on disk (one JSON file per stopped recording) and what `/status`
-//! and the stop body show of it.
+//! The upload job as persisted on disk (one JSON file per stopped recording: its files, how far
+//! each got, its document) and what `/status` and the stop body show of it.
 
 use std::fs;
 use std::io::{self, Write as _};
 use std::path::Path;
 
+use memharbor_shared::internal_api::time_format;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use time::OffsetDateTime;
 use uuid::Uuid;
+
+use super::document::RecordingDocument;
 
 /// One file of a job.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -36,24 +39,37 @@ impl JobFile {
 #[serde(rename_all = "camelCase")]
 pub struct Job {
     pub sid: Uuid,
-    pub created_at: String,
+    #[serde(with = "time_format")]
+    pub created_at: OffsetDateTime,
     pub files: Vec<JobFile>,
-    /// The Firestore document's fields (plain JSON).
-    pub document: Map<String, Value>,
+    /// The Firestore document to write once every file is confirmed.
+    pub document: RecordingDocument,
     pub document_written: bool,
     pub attempts: u32,
     pub last_error: Option<String>,
     pub refused: bool,
-    pub done_at: Option<String>,
+    #[serde(default, with = "time_format::option")]
+    pub done_at: Option<OffsetDateTime>,
     pub index_updated: bool,
+}
+
+/// Where a job is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    /// Waiting for its (next) attempt.
+    Pending,
+    Uploading,
+    /// Refused by Firebase (credentials, permissions, bucket): needs an operator.
+    Refused,
+    Done,
 }
 
 /// What status and the stop body show of a job.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct JobView {
-    /// `pending` (waiting to retry), `uploading`, `refused` (needs an operator), `done`.
-    pub state: &'static str,
+    pub state: JobState,
     pub attempts: u32,
     pub last_error: Option<String>,
     pub bytes_uploaded: u64,

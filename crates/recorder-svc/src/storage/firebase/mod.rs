@@ -1,13 +1,14 @@
 //! Firebase: recordings uploaded to Storage and described in Firestore, through their REST APIs.
-//! `gcs` (Storage) and `firestore` each own one API; `auth` owns credentials; `job` is the
-//! persisted record of one upload and `jobs` the queue that makes every upload happen exactly
-//! once, whatever fails on the way.
+//! `gcs` (Storage) and `firestore` each own one API; `auth` owns credentials; `document` is the
+//! Firestore document's schema; `job` is the persisted record of one upload and `queue` makes
+//! every upload happen exactly once, whatever fails on the way.
 
 pub mod auth;
+pub mod document;
 pub mod firestore;
 pub mod gcs;
 pub mod job;
-pub mod jobs;
+pub mod queue;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,7 +17,7 @@ use crate::settings::{FirebaseCredentials, FirebaseSettings};
 
 pub use firestore::Firestore;
 pub use gcs::Storage;
-pub use jobs::UploadQueue;
+pub use queue::UploadQueue;
 
 /// How a Firebase call failed, which decides whether to retry.
 #[derive(Debug, Clone, thiserror::Error)]

@@ -1,9 +1,13 @@
-//! Upload jobs: a stopped recording's way to Firebase, persisted on disk before stop answers and
-//! worked on until every file is confirmed in Storage (size and MD5) and the Firestore document is
-//! written. Failures are retried with backoff — quickly for the network and 5xx, slowly for
-//! refusals (401/403/missing bucket), which need the configuration fixed — and across restarts,
-//! resuming an interrupted upload at its last confirmed byte. Local files are kept until then, and
-//! for `RECORDER_KEEP_LOCAL_DAYS` after.
+//! The upload queue: a stopped recording's way to Firebase, its job persisted on disk before stop
+//! answers and worked on until every file is confirmed in Storage (size and MD5) and the Firestore
+//! document is written. This module schedules: it loads, queues, waits for and shows jobs, and
+//! runs the workers, which retry with backoff — quickly for the network and 5xx, slowly for
+//! refusals (401/403/missing bucket), which need the configuration fixed — and across restarts.
+//! `upload` is one attempt (the resumable upload protocol, resumed at the last confirmed byte);
+//! `housekeeping` what idle workers do (index updates, missing jobs, expired local copies).
+
+mod housekeeping;
+mod upload;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -12,18 +16,16 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 use tokio::sync::{Notify, watch};
 use uuid::Uuid;
 
-use super::gcs::{UploadStep, md5_base64};
+use super::Firebase;
+use super::document::{RecordingDocument, Uploaded};
 use super::job::write_atomically;
-pub use super::job::{Job, JobFile, JobView, QueueSummary};
-use super::{Firebase, FirebaseError};
-use crate::session::view::{FirebaseLocation, StopBody, iso_ms};
+pub use super::job::{Job, JobFile, JobState, JobView, QueueSummary};
+use crate::record::{FirebaseLocation, StopAnswer};
 use crate::storage::RecordIndex;
-use crate::storage::list::SPEC;
 
 /// Waits between attempts after transient failures (the last repeats).
 const BACKOFF_S: [u64; 7] = [1, 2, 4, 8, 15, 30, 60];
@@ -34,7 +36,7 @@ const WORKERS: usize = 2;
 /// Idle workers look for housekeeping at least this often.
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(15);
 
-struct Entry {
+pub(super) struct Entry {
     job: Job,
     running: bool,
     next_attempt: Instant,
@@ -55,7 +57,7 @@ pub struct UploadQueue {
 }
 
 /// `Entry` behind a `Debug` the queue can print.
-struct EntryBox(Entry);
+pub(super) struct EntryBox(Entry);
 
 impl std::fmt::Debug for EntryBox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -65,8 +67,15 @@ impl std::fmt::Debug for EntryBox {
     }
 }
 
-fn now_iso() -> String {
-    iso_ms(OffsetDateTime::now_utc())
+/// How long to wait after a failed attempt (the `attempts`-th): the transient schedule, or the
+/// long wait for a refusal.
+fn backoff(attempts: u32, refused: bool) -> Duration {
+    if refused {
+        REFUSED_RETRY
+    } else {
+        let i = (attempts.max(1) as usize - 1).min(BACKOFF_S.len() - 1);
+        Duration::from_secs(BACKOFF_S[i])
+    }
 }
 
 impl UploadQueue {
@@ -125,7 +134,7 @@ impl UploadQueue {
         }
     }
 
-    fn entries(&self) -> std::sync::MutexGuard<'_, BTreeMap<Uuid, EntryBox>> {
+    pub(super) fn entries(&self) -> std::sync::MutexGuard<'_, BTreeMap<Uuid, EntryBox>> {
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -143,7 +152,7 @@ impl UploadQueue {
     }
 
     /// The job for a stopped recording (its files on disk, its document), with download tokens.
-    pub fn job_for(&self, body: &StopBody, created_at: &str) -> io::Result<Job> {
+    pub fn job_for(&self, body: &StopAnswer, created_at: OffsetDateTime) -> io::Result<Job> {
         let mut files = Vec::new();
         let mut add = |name: &str, uid: Option<u32>| -> io::Result<()> {
             let size = fs::metadata(self.recordings_dir.join(name))?.len();
@@ -164,42 +173,15 @@ impl UploadQueue {
             add(&speaker.filename, Some(speaker.uid))?;
         }
         let storage = &self.firebase.storage;
-        let url = |f: &JobFile| storage.download_url(&f.object(), &f.download_token);
-        let mut document = Map::new();
-        for (key, value) in [
-            ("filename", json!(body.filename)),
-            ("url", json!(url(&files[0]))),
-            ("channel", json!(body.channel)),
-            ("groupId", json!(body.group_id)),
-            ("user1", json!(body.user1)),
-            ("user2", json!(body.user2)),
-            ("duration", json!(body.duration)),
-            ("fileSize", json!(body.file_size)),
-            ("format", json!("wav")),
-            ("spec", serde_json::to_value(SPEC).unwrap_or(Value::Null)),
-            ("recordedAt", json!(body.started_at)),
-            ("createdAt", json!(created_at)),
-            // Extras (the spec allows them):
-            ("sid", json!(body.sid.to_string())),
-            (
-                "stopReason",
-                serde_json::to_value(body.stop_reason).unwrap_or(Value::Null),
-            ),
-            ("storagePath", json!(files[0].object())),
-        ] {
-            document.insert(key.to_owned(), value);
-        }
-        if let Some(speakers) = &body.speakers {
-            let list: Vec<Value> = speakers
-                .iter()
-                .zip(files.iter().skip(1))
-                .map(|(s, f)| json!({"uid": s.uid, "filename": s.filename, "url": url(f), "storagePath": f.object(), "duration": s.duration, "fileSize": s.file_size}))
-                .collect();
-            document.insert("speakers".to_owned(), Value::Array(list));
-        }
+        let uploaded = |f: &JobFile| Uploaded {
+            storage_path: f.object(),
+            url: storage.download_url(&f.object(), &f.download_token),
+        };
+        let speakers: Vec<Uploaded> = files.iter().skip(1).map(uploaded).collect();
+        let document = RecordingDocument::new(body, &uploaded(&files[0]), &speakers, created_at);
         Ok(Job {
             sid: body.sid,
-            created_at: created_at.to_owned(),
+            created_at,
             files,
             document,
             document_written: false,
@@ -262,7 +244,7 @@ impl UploadQueue {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let view = self.view(sid)?;
-            if view.state == "done" {
+            if view.state == JobState::Done {
                 return Some(view);
             }
             if tokio::time::timeout_at(deadline, changes.changed())
@@ -280,10 +262,10 @@ impl UploadQueue {
         for e in entries.values() {
             let e = &e.0;
             match view_of(e).state {
-                "done" => s.done += 1,
-                "refused" => s.refused += 1,
-                "uploading" => s.uploading += 1,
-                _ => s.pending += 1,
+                JobState::Done => s.done += 1,
+                JobState::Refused => s.refused += 1,
+                JobState::Uploading => s.uploading += 1,
+                JobState::Pending => s.pending += 1,
             }
             if e.job.done_at.is_none() {
                 if e.job.attempts > 0 && e.job.last_error.is_some() {
@@ -343,7 +325,7 @@ impl UploadQueue {
     }
 
     /// Saves `job` to disk and memory, then tells waiters.
-    async fn save(&self, job: &Job) {
+    pub(super) async fn save(&self, job: &Job) {
         if let Err(e) = self.persist(job).await {
             tracing::error!(sid = %job.sid, error = %e, "cannot persist an upload job");
         }
@@ -363,17 +345,11 @@ impl UploadQueue {
                 job.refused = e.is_permanent();
                 job.last_error = Some(e.to_string());
                 tracing::warn!(sid = %job.sid, attempt = job.attempts, error = %e, refused = job.refused, "upload failed; will retry");
-                if job.refused {
-                    REFUSED_RETRY
-                } else {
-                    Duration::from_secs(
-                        BACKOFF_S[(job.attempts as usize - 1).min(BACKOFF_S.len() - 1)],
-                    )
-                }
+                backoff(job.attempts, job.refused)
             }
         };
         if result.is_ok() {
-            job.done_at = Some(now_iso());
+            job.done_at = Some(OffsetDateTime::now_utc());
             job.last_error = None;
             job.refused = false;
             tracing::info!(sid = %job.sid, files = job.files.len(), attempts = job.attempts, "recording uploaded and described in Firestore");
@@ -387,212 +363,18 @@ impl UploadQueue {
             self.update_index(&mut job).await;
         }
     }
-
-    /// One attempt: every file uploaded and confirmed, then the document written.
-    async fn run(&self, job: &mut Job) -> Result<(), FirebaseError> {
-        let storage = Arc::clone(&self.firebase.storage);
-        for i in 0..job.files.len() {
-            if job.files[i].uploaded {
-                continue;
-            }
-            let path = self.recordings_dir.join(&job.files[i].name);
-            if job.files[i].md5.is_none() {
-                let md5 = md5_base64(&path).await.map_err(|e| {
-                    FirebaseError::Permanent(format!("cannot read {}: {e}", path.display()))
-                })?;
-                job.files[i].md5 = Some(md5);
-                self.save(job).await;
-            }
-            let (object, size, md5) = (
-                job.files[i].object(),
-                job.files[i].size,
-                job.files[i].md5.clone(),
-            );
-            if job.files[i].session.is_none() {
-                // Done before a crash, unrecorded? Then it is already there.
-                if storage
-                    .object(&object)
-                    .await?
-                    .is_some_and(|o| o.size == size && o.md5 == md5)
-                {
-                    job.files[i].uploaded = true;
-                    self.save(job).await;
-                    continue;
-                }
-                job.files[i].session = Some(
-                    storage
-                        .start_upload(&object, size, &job.files[i].download_token)
-                        .await?,
-                );
-                job.files[i].confirmed = 0;
-                self.save(job).await;
-            }
-            let session = job.files[i].session.clone().unwrap_or_default();
-            let mut stalls = 0;
-            loop {
-                let from = job.files[i].confirmed;
-                match storage.send_chunk(&session, &path, size, from).await {
-                    Ok(UploadStep::Partial { confirmed }) => {
-                        // A session that stops moving forward is restarted, never retried forever.
-                        stalls = if confirmed > from { 0 } else { stalls + 1 };
-                        if stalls >= 3 {
-                            job.files[i].session = None;
-                            job.files[i].confirmed = 0;
-                            self.save(job).await;
-                            return Err(FirebaseError::Transient(format!(
-                                "the upload of {} made no progress; starting it again",
-                                job.files[i].name
-                            )));
-                        }
-                        job.files[i].confirmed = confirmed;
-                        self.save(job).await;
-                    }
-                    Ok(UploadStep::Done) => break,
-                    Err(FirebaseError::SessionGone(why)) => {
-                        job.files[i].session = None;
-                        job.files[i].confirmed = 0;
-                        self.save(job).await;
-                        return Err(FirebaseError::Transient(format!(
-                            "{why}; starting the upload of {} again",
-                            job.files[i].name
-                        )));
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
-            // Nothing counts as stored until Storage confirms it, byte for byte.
-            match storage.object(&object).await? {
-                Some(o) if o.size == size && o.md5 == md5 => {
-                    job.files[i].uploaded = true;
-                    job.files[i].confirmed = size;
-                    self.save(job).await;
-                }
-                other => {
-                    job.files[i].session = None;
-                    job.files[i].confirmed = 0;
-                    self.save(job).await;
-                    return Err(FirebaseError::Transient(format!(
-                        "{} did not verify in Storage (expected {size} bytes, md5 {}; got {:?}); uploading it again",
-                        job.files[i].name,
-                        md5.unwrap_or_default(),
-                        other.map(|o| (o.size, o.md5))
-                    )));
-                }
-            }
-        }
-        if !job.document_written {
-            let id = job.sid.to_string();
-            self.firebase
-                .firestore
-                .upsert(super::firestore::COLLECTION, &id, &job.document)
-                .await?;
-            job.document_written = true;
-            self.save(job).await;
-        }
-        Ok(())
-    }
-
-    /// Puts the Firebase locations in the recording's record (once it exists).
-    async fn update_index(&self, job: &mut Job) {
-        if job.index_updated || job.done_at.is_none() {
-            return;
-        }
-        let Some((mix, speakers)) = self.locations(job.sid) else {
-            return;
-        };
-        let index = Arc::clone(&self.index);
-        let sid = job.sid;
-        let updated = tokio::task::spawn_blocking(move || {
-            index.update(sid, |record| {
-                record.body.firebase = Some(mix.clone());
-                record.body.upload = None;
-                for speaker in record.body.speakers.iter_mut().flatten() {
-                    speaker.firebase = speakers.get(&speaker.uid).cloned();
-                }
-            })
-        })
-        .await
-        .unwrap_or_else(|e| Err(io::Error::other(e)));
-        match updated {
-            Ok(true) => {
-                job.index_updated = true;
-                self.save(job).await;
-            }
-            Ok(false) => {} // not saved yet (stop is finishing): housekeeping retries
-            Err(e) => {
-                tracing::error!(sid = %job.sid, error = %e, "cannot update a recording's record")
-            }
-        }
-    }
-
-    /// Queues the recordings saved as `pending` whose job could not be created at the time (the
-    /// disk was full, the jobs folder unwritable…); they would otherwise never reach Firebase.
-    async fn queue_missing_jobs(&self) {
-        let missing: Vec<StopBody> = self
-            .index
-            .all()
-            .into_iter()
-            .filter(|r| r.body.firebase.is_none() && r.body.upload.is_some())
-            .filter(|r| !self.entries().contains_key(&r.body.sid))
-            .map(|r| r.body.clone())
-            .collect();
-        for body in missing {
-            let queued = match self.job_for(&body, &now_iso()) {
-                Ok(job) => self.enqueue(job).await,
-                Err(e) => Err(e),
-            };
-            match queued {
-                Ok(()) => {
-                    tracing::warn!(sid = %body.sid, "queued the upload of a recording whose job was missing")
-                }
-                Err(e) => {
-                    tracing::error!(sid = %body.sid, error = %e, "still cannot queue the upload of a pending recording")
-                }
-            }
-        }
-    }
-
-    /// Finishes index updates that had to wait, queues what is missing, and drops local copies
-    /// past their keeping time.
-    async fn housekeeping(&self) {
-        self.queue_missing_jobs().await;
-        let done: Vec<Job> = self
-            .entries()
-            .values()
-            .filter(|e| !e.0.running && e.0.job.done_at.is_some())
-            .map(|e| e.0.job.clone())
-            .collect();
-        for mut job in done {
-            self.update_index(&mut job).await;
-            let expired = job
-                .done_at
-                .as_deref()
-                .and_then(|d| {
-                    OffsetDateTime::parse(d, &time::format_description::well_known::Rfc3339).ok()
-                })
-                .is_some_and(|d| OffsetDateTime::now_utc() - d >= self.keep_local);
-            if job.index_updated && expired {
-                for file in &job.files {
-                    let _ = fs::remove_file(self.recordings_dir.join(&file.name));
-                }
-                let _ = fs::remove_file(self.dir.join(format!("{}.json", job.sid)));
-                self.entries().remove(&job.sid);
-                tracing::info!(sid = %job.sid, "local copy removed after its keeping time");
-            }
-        }
-    }
 }
 
 fn view_of(e: &Entry) -> JobView {
     let job = &e.job;
     let state = if job.done_at.is_some() {
-        "done"
+        JobState::Done
     } else if e.running {
-        "uploading"
+        JobState::Uploading
     } else if job.refused {
-        "refused"
+        JobState::Refused
     } else {
-        "pending"
+        JobState::Pending
     };
     JobView {
         state,
@@ -604,5 +386,18 @@ fn view_of(e: &Entry) -> JobView {
             .map(|f| if f.uploaded { f.size } else { f.confirmed })
             .sum(),
         bytes_total: job.files.iter().map(|f| f.size).sum(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_then_hold_and_refusals_wait_for_an_operator() {
+        let waits: Vec<u64> = (1..=9).map(|n| backoff(n, false).as_secs()).collect();
+        assert_eq!(waits, [1, 2, 4, 8, 15, 30, 60, 60, 60]);
+        assert_eq!(backoff(0, false).as_secs(), 1);
+        assert_eq!(backoff(3, true), REFUSED_RETRY);
     }
 }

@@ -1,24 +1,21 @@
-//! Fresh bot tokens when Agora says the current one will expire. The recorder never holds the App
-//! Certificate: it asks the gateway (`POST /internal/bot-token`), proving itself with the internal key.
+//! The recorder's client for the gateway (the mirror of the gateway's `recorder_client`): fresh
+//! bot tokens when Agora says the current one will expire. The recorder never holds the App
+//! Certificate: it asks the gateway (`POST /internal/bot-token`), proving itself with the
+//! internal key.
 
 use std::time::Duration;
 
+use memharbor_shared::internal_api::{self, BotToken, BotTokenRequest};
 use memharbor_shared::internal_auth;
-use serde::Deserialize;
 
 #[derive(Debug, Clone)]
-pub struct TokenSource {
+pub struct GatewayClient {
     http: reqwest::Client,
     gateway: String,
     key: String,
 }
 
-#[derive(Deserialize)]
-struct Minted {
-    token: String,
-}
-
-impl TokenSource {
+impl GatewayClient {
     pub fn new(gateway: &str, key: String) -> Self {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
@@ -31,13 +28,15 @@ impl TokenSource {
         }
     }
 
-    /// A new subscriber token for the bot's uid in `channel`.
-    pub async fn bot_token(&self, channel: &str, uid: u32) -> Result<String, String> {
+    /// A new subscriber token for the bot in `channel` (the gateway knows the bot's uid).
+    pub async fn bot_token(&self, channel: &str) -> Result<String, String> {
         let response = self
             .http
-            .post(format!("{}/internal/bot-token", self.gateway))
+            .post(format!("{}{}", self.gateway, internal_api::BOT_TOKEN))
             .header(internal_auth::HEADER, &self.key)
-            .json(&serde_json::json!({"channel": channel, "uid": uid}))
+            .json(&BotTokenRequest {
+                channel: channel.to_owned(),
+            })
             .send()
             .await
             .map_err(|e| format!("gateway unreachable: {e}"))?;
@@ -45,7 +44,7 @@ impl TokenSource {
             return Err(format!("gateway answered {}", response.status()));
         }
         response
-            .json::<Minted>()
+            .json::<BotToken>()
             .await
             .map(|m| m.token)
             .map_err(|e| format!("gateway answered garbage: {e}"))

@@ -1,0 +1,37 @@
+//! The recorder's internal API as both services speak it: its paths, what the gateway sends, and
+//! what the recorder answers (which the gateway relays to clients as the public API's bodies).
+//! Both ends use these types, so a renamed field is a compile error, not a 502 at run time.
+
+mod answers;
+mod requests;
+pub mod time_format;
+
+pub use answers::{
+    AudioSpec, FirebaseLocation, LocalLocation, RecordingItem, RecordingList, SPEC, SessionAnswer,
+    SessionList, SessionStatus, SpeakerFile, StartAnswer, StopAnswer, StopReason, Uid, UploadPhase,
+    UploadState, UploadStatus,
+};
+pub use requests::{
+    BotToken, BotTokenRequest, Given, StartRequest, StopRequest, StopRuleError, StopTarget,
+};
+
+/// `POST` start / `GET` the sessions in progress.
+pub const SESSIONS: &str = "/internal/sessions";
+/// `POST` stop.
+pub const STOP: &str = "/internal/sessions/stop";
+/// `GET` the saved recordings (the list's query string passed on).
+pub const RECORDINGS: &str = "/internal/recordings";
+/// `GET` an authenticated no-op: the gateway's health check.
+pub const PING: &str = "/internal/ping";
+/// The gateway's route the recorder calls for a fresh bot token.
+pub const BOT_TOKEN: &str = "/internal/bot-token";
+
+/// `GET` one session, active or finished.
+pub fn session(sid: &str) -> String {
+    format!("{SESSIONS}/{sid}")
+}
+
+/// `GET` a recording's file.
+pub fn file(filename: &str) -> String {
+    format!("/internal/files/{filename}")
+}
