@@ -10,7 +10,7 @@ STANDIN := crates/recorder-svc/tests/standin
 help:
 	@echo "make run     set up, build and start the gateway (:8001) and the recorder (:3100)"
 	@echo "make demo    record a scripted local call (no Agora account needed) and play it back"
-	@echo "make test    set up, then fmt check, clippy, the stand-in type check, deploy checks and every test"
+	@echo "make test    set up, then fmt check, clippy, the module-cycle check, the stand-in type check, deploy checks and every test"
 	@echo "make bench   token build time, HTTP throughput vs the baselines, recorder stop latency and load"
 	@echo "make fmt | make lint"
 
@@ -59,6 +59,7 @@ fmt:
 lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	@python3 scripts/check_module_cycles.py
 
 # The stand-in and the recorder page against agora-rtc-sdk-ng's own TypeScript declarations.
 typecheck:

@@ -2,15 +2,17 @@
 //! record every voice into WAV files, as the audio arrives. `main.rs` only loads
 //! [`settings::Settings`] and runs [`startup::Application`]; tests build the same application.
 //!
-//! Codemap: `browser` (Chromium, the only chromiumoxide user), `page` (the loopback recorder page
-//! and its WebSocket), `session` (one supervisor per recording), `audio` (chunks → WAV; ffmpeg and
-//! hound live here), `storage` (index, destination, list), `recovery` (after a crash), `routes`
-//! (internal API and ops), `gateway_client` (fresh bot tokens from the gateway).
+//! Codemap: `browser` (Chromium, the only chromiumoxide user), `page_server` (the loopback
+//! recorder page and its WebSocket), `session` (one supervisor per recording), `audio` (chunks →
+//! WAV; ffmpeg and hound live here), `record` (what a finished recording is), `journal` (what a
+//! recording in progress leaves on disk), `storage` (the index, and where the audio goes),
+//! `recovery` (repairs), `routes` (internal API and ops), `gateway_client` (fresh bot tokens).
 
 pub mod audio;
 pub mod browser;
 pub mod error;
 pub mod gateway_client;
+pub mod journal;
 pub mod metrics;
 pub mod page_server;
 pub mod record;

@@ -8,21 +8,16 @@ use std::path::{Path, PathBuf};
 use time::OffsetDateTime;
 
 use crate::audio::{AudioError, wav};
+use crate::journal::{self, Journal};
 use crate::record::{HistoryEvent, SpeakerFile, StopAnswer, StopReason};
-use crate::session::journal::{self, Journal};
-use crate::storage::{Destination, RecordIndex, Recording};
+use crate::storage::{Recording, Store};
 use memharbor_shared::channel::RecordingChannel;
 
 /// Recovers every recording with a journal in `journal_dir`; returns how many.
-pub async fn recover(
-    journal_dir: &Path,
-    recordings_dir: &Path,
-    index: &RecordIndex,
-    destination: &Destination,
-) -> usize {
+pub async fn recover(journal_dir: &Path, recordings_dir: &Path, store: &Store) -> usize {
     let mut recovered = 0;
     for journal in journal::all(journal_dir) {
-        if index.get(journal.sid).is_none() {
+        if store.index.get(journal.sid).is_none() {
             let history = vec![HistoryEvent::now(
                 "recovered",
                 Some("the recorder stopped unexpectedly; the audio on disk was kept and its header repaired".into()),
@@ -32,10 +27,10 @@ pub async fn recover(
                     tracing::warn!(sid = %journal.sid, "a journal without audio (the start failed): nothing to recover");
                 }
                 Ok(Some(mut record)) => {
-                    if let Err(e) = destination.deliver(&mut record.body, false).await {
+                    if let Err(e) = store.deliver(&mut record.body, false).await {
                         tracing::error!(sid = %journal.sid, error = %e, "cannot queue the upload of a recovered recording; housekeeping retries");
                     }
-                    if let Err(e) = index.save(record) {
+                    if let Err(e) = store.index.save(record) {
                         tracing::error!(sid = %journal.sid, error = %e, "cannot save a recovered recording; its journal is kept");
                         continue;
                     }

@@ -46,29 +46,7 @@ pub struct Settings {
     pub firebase: Option<FirebaseSettings>,
 }
 
-/// Where recordings go when Firebase is configured.
-#[derive(Debug, Clone)]
-pub struct FirebaseSettings {
-    pub project_id: String,
-    pub bucket: String,
-    pub credentials: FirebaseCredentials,
-    /// How long stop waits for the upload before answering `upload: pending`.
-    pub upload_wait: Duration,
-    /// Resumable upload chunk size (a multiple of 256 KiB).
-    pub chunk_bytes: u64,
-    /// Days a local copy is kept after its upload is confirmed.
-    pub keep_local: Duration,
-}
-
-#[derive(Debug, Clone)]
-pub enum FirebaseCredentials {
-    /// `FIREBASE_USE_EMULATOR=true`: no credentials; the emulators' base URLs.
-    Emulator { firestore: String, storage: String },
-    /// `FIREBASE_SERVICE_ACCOUNT`: a service account key (JSON).
-    ServiceAccount(SecretString),
-    /// Application Default Credentials (`GOOGLE_APPLICATION_CREDENTIALS`, metadata server, gcloud).
-    ApplicationDefault,
-}
+pub use crate::storage::firebase::{FirebaseCredentials, FirebaseSettings};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{variable} {problem}")]

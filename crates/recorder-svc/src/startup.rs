@@ -24,7 +24,7 @@ use crate::routes::{self, RecorderState};
 use crate::session::{SessionContext, SessionSettings, Sessions};
 use crate::settings::Settings;
 use crate::storage::firebase::{Firebase, UploadQueue};
-use crate::storage::{Catalog, Destination, RecordIndex};
+use crate::storage::{RecordIndex, Store};
 use memharbor_shared::internal_auth;
 
 #[derive(Debug, thiserror::Error)]
@@ -124,8 +124,8 @@ impl Application {
             source,
         })?;
         let metrics = Arc::new(Metrics::default());
-        let (destination, catalog) = match &settings.firebase {
-            None => (Destination::Local, Catalog::Local(Arc::clone(&index))),
+        let store = match &settings.firebase {
+            None => Store::local(Arc::clone(&index)),
             Some(fb) => {
                 let firebase = Firebase::connect(fb)
                     .await
@@ -148,22 +148,16 @@ impl Application {
                     bucket = fb.bucket,
                     "recordings go to Firebase"
                 );
-                (
-                    Destination::Firebase {
-                        queue,
-                        wait: fb.upload_wait,
-                    },
-                    Catalog::Firestore(Arc::clone(&firebase.firestore)),
+                Store::firebase(
+                    Arc::clone(&index),
+                    queue,
+                    Arc::clone(&firebase.firestore),
+                    fb.upload_wait,
                 )
             }
         };
-        let recovered = crate::recovery::recover(
-            &dirs.journal,
-            &settings.recordings_dir,
-            &index,
-            &destination,
-        )
-        .await;
+        let recovered =
+            crate::recovery::recover(&dirs.journal, &settings.recordings_dir, &store).await;
         if recovered > 0 {
             tracing::warn!(
                 recovered,
@@ -171,7 +165,7 @@ impl Application {
             );
         }
         // Only now: recovery has queued what it found, and a job is never worked on twice.
-        if let Destination::Firebase { queue, .. } = &destination {
+        if let Some(queue) = store.uploads() {
             queue.start_workers();
         }
 
@@ -204,8 +198,7 @@ impl Application {
                 min_free_bytes: settings.min_free_mb * 1024 * 1024,
             },
             pool.clone(),
-            Arc::clone(&index),
-            destination,
+            store.clone(),
             GatewayClient::new(&settings.gateway_url, internal_key.clone()),
             tokio::runtime::Handle::current(),
             Arc::clone(&metrics),
@@ -229,8 +222,7 @@ impl Application {
         let (listener, port) = bind(settings.http_addr)?;
         let state = web::Data::new(RecorderState {
             sessions: sessions.clone(),
-            index,
-            catalog,
+            store,
             pool: pool.clone(),
             recordings_dir: settings.recordings_dir.clone(),
             internal_key,

@@ -19,14 +19,14 @@ pub use auth::require_internal_key;
 use crate::browser::BrowserPool;
 use crate::error::RecorderError;
 use crate::session::Sessions;
-use crate::storage::{Catalog, RecordIndex};
+use crate::storage::Store;
 
 /// What the recorder's handlers share.
 #[derive(Debug)]
 pub struct RecorderState {
     pub sessions: Sessions,
-    pub index: Arc<RecordIndex>,
-    pub catalog: Catalog,
+    /// The recordings (the same as the sessions').
+    pub store: Store,
     pub pool: BrowserPool,
     pub recordings_dir: PathBuf,
     /// Derived from `MEMHARBOR_SECRET_KEY`; the gateway sends it.

@@ -69,10 +69,7 @@ pub async fn metrics(state: web::Data<RecorderState>) -> HttpResponse {
         m.disk_free_bytes
             .set(i64::try_from(free).unwrap_or(i64::MAX));
     }
-    if let crate::storage::Destination::Firebase { queue, .. } =
-        &state.sessions.context().destination
-    {
-        let q = queue.summary();
+    if let Some(q) = state.store.upload_summary() {
         m.upload_queue_depth
             .set(i64::try_from(q.pending + q.uploading + q.refused).unwrap_or(i64::MAX));
     }
@@ -136,10 +133,11 @@ pub fn status_json(state: &RecorderState) -> Value {
         },
         "sessions": sessions,
         "browsers": state.pool.status(),
-        "recordings": {"count": state.index.len()},
-        "uploads": match &state.sessions.context().destination {
-            crate::storage::Destination::Firebase { queue, .. } => serde_json::to_value(queue.summary()).unwrap_or(Value::Null),
-            crate::storage::Destination::Local => Value::Null,
-        },
+        "recordings": {"count": state.store.index.len()},
+        "uploads": state
+            .store
+            .upload_summary()
+            .and_then(|s| serde_json::to_value(s).ok())
+            .unwrap_or(Value::Null),
     })
 }

@@ -56,7 +56,7 @@ pub async fn list(
 ) -> Result<HttpResponse, RecorderError> {
     let query = parse_query(req.query_string())?;
     let page = state
-        .catalog
+        .store
         .list(&query)
         .await
         .map_err(|e| RecorderError::Firestore(e.to_string()))?;
@@ -70,7 +70,7 @@ pub async fn file(
 ) -> Result<HttpResponse, RecorderError> {
     let filename = path.into_inner();
     // Only names the index knows: never a path built from unchecked input.
-    if !state.index.has_file(&filename) {
+    if !state.store.index.has_file(&filename) {
         return Err(RecorderError::RecordingNotFound);
     }
     let path = state.recordings_dir.join(&filename);

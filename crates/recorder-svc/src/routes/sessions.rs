@@ -80,14 +80,8 @@ pub async fn one(
     if let Some(entry) = state.sessions.get(sid).and_then(|h| h.status()) {
         return Ok(HttpResponse::Ok().json(entry));
     }
-    match state.index.get(sid) {
-        Some(record) => Ok(HttpResponse::Ok().json(
-            state
-                .sessions
-                .context()
-                .destination
-                .current(record.body.clone()),
-        )),
+    match state.store.index.get(sid) {
+        Some(record) => Ok(HttpResponse::Ok().json(state.store.current(record.body.clone()))),
         None => Err(RecorderError::SessionNotFound),
     }
 }

@@ -3,7 +3,6 @@
 //! lost tabs, shutdown).
 
 mod handle;
-pub mod journal;
 pub mod page_protocol;
 mod supervisor;
 
@@ -23,7 +22,7 @@ pub use handle::{SessionCmd, SessionHandle};
 use crate::browser::{BrowserPool, TabLost};
 use crate::error::RecorderError;
 use crate::gateway_client::GatewayClient;
-use crate::storage::{Destination, RecordIndex};
+use crate::storage::Store;
 
 /// What sessions need to know, fixed at start-up.
 #[derive(Debug, Clone)]
@@ -50,8 +49,8 @@ pub struct SessionSettings {
 pub struct SessionContext {
     pub settings: SessionSettings,
     pub pool: BrowserPool,
-    pub index: Arc<RecordIndex>,
-    pub destination: Destination,
+    /// The recordings: their index, and where their audio goes.
+    pub store: Store,
     pub gateway: GatewayClient,
     /// The long-lived runtime supervisors run on (not an HTTP worker's).
     pub runtime: tokio::runtime::Handle,
@@ -70,8 +69,7 @@ impl SessionContext {
     pub fn new(
         settings: SessionSettings,
         pool: BrowserPool,
-        index: Arc<RecordIndex>,
-        destination: Destination,
+        store: Store,
         gateway: GatewayClient,
         runtime: tokio::runtime::Handle,
         metrics: Arc<crate::metrics::Metrics>,
@@ -79,8 +77,7 @@ impl SessionContext {
         Self {
             settings,
             pool,
-            index,
-            destination,
+            store,
             gateway,
             runtime,
             metrics,
@@ -220,14 +217,14 @@ impl Sessions {
             }
         }
         let stored = match &target {
-            StopTarget::Sid(sid) => self.ctx.index.get(*sid),
-            StopTarget::Channel(channel) => self.ctx.index.recent_for_channel(
+            StopTarget::Sid(sid) => self.ctx.store.index.get(*sid),
+            StopTarget::Channel(channel) => self.ctx.store.index.recent_for_channel(
                 channel,
                 OffsetDateTime::now_utc() - STOPPED_BY_CHANNEL_WINDOW,
             ),
         };
         stored
-            .map(|s| self.ctx.destination.current(s.body.clone()))
+            .map(|s| self.ctx.store.current(s.body.clone()))
             .ok_or(RecorderError::SessionNotFound)
     }
 

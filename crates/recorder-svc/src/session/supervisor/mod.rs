@@ -20,9 +20,9 @@ use crate::audio::recording::{AudioMsg, AudioPaths, RecordingAudio};
 use crate::error::RecorderError;
 
 use super::handle::{SessionCmd, SessionHandle};
-use super::journal::{self, Journal};
 use super::page_protocol::{FromPage, ToPage, Uid};
 use super::{SessionContext, StartRequest};
+use crate::journal::{self, Journal};
 use crate::record::{StartAnswer, StopAnswer, StopReason, file_stamp, from_unix_ms};
 
 /// How long the page may take to flush its last audio after `stop`.
@@ -49,6 +49,8 @@ enum Phase {
     Recording,
     Reconnecting,
     Stopping,
+    /// The stop failed; the files are being repaired and the record saved (`stopping`).
+    Repairing,
 }
 
 struct Stopping {
@@ -146,6 +148,26 @@ impl Supervisor {
         }
     }
 
+    /// The one place the phase changes: the supervisor's own, and the public name `/status`
+    /// and the status entry show.
+    fn set_phase(&mut self, phase: Phase) {
+        self.phase = phase;
+        let name = match phase {
+            Phase::Recording => "recording",
+            Phase::Stopping => "stopping",
+            Phase::Repairing => "repairing",
+            Phase::Reconnecting => "reconnecting",
+            Phase::Opening | Phase::AwaitingPage | Phase::Joining | Phase::AwaitingTap => {
+                if self.starting {
+                    "starting"
+                } else {
+                    "reconnecting"
+                }
+            }
+        };
+        self.handle.update(|live| live.phase = name);
+    }
+
     fn next_wake(&self) -> Option<Instant> {
         let idle = self
             .idle_since
@@ -167,7 +189,7 @@ impl Supervisor {
 
     fn open_tab(&mut self) {
         self.attempt += 1;
-        self.phase = Phase::Opening;
+        self.set_phase(Phase::Opening);
         self.retry_at = None;
         self.deadline = Some(Instant::now() + self.ctx.settings.join_timeout);
         let attempt = self.attempt;
@@ -196,12 +218,9 @@ impl Supervisor {
             .await;
             return;
         }
-        self.handle.update(|live| {
-            live.phase = "reconnecting";
-            live.rejoins += 1;
-        });
+        self.handle.update(|live| live.rejoins += 1);
         self.ctx.pool.close_tab(self.handle.sid).await;
-        self.phase = Phase::Reconnecting;
+        self.set_phase(Phase::Reconnecting);
         self.deadline = None;
         let wait = REJOIN_BACKOFF[self.failures.min(REJOIN_BACKOFF.len() - 1)];
         self.failures += 1;
@@ -297,7 +316,6 @@ impl Supervisor {
         self.filename = Some(filename.clone());
         self.max_at = Some(Instant::now() + self.ctx.settings.max_duration);
         self.handle.update(|live| {
-            live.phase = "recording";
             live.filename = Some(filename.clone());
             live.started_at = Some(started_at);
             live.audio = Some(stats);
@@ -332,7 +350,7 @@ impl Supervisor {
                 }
             })
             .find(|name| {
-                !self.ctx.index.is_taken(name)
+                !self.ctx.store.index.is_taken(name)
                     && !self.ctx.settings.recordings_dir.join(name).exists()
             })
             .unwrap_or_else(|| format!("{base}-{}.wav", uuid::Uuid::new_v4().simple()))
@@ -348,7 +366,7 @@ impl Supervisor {
                     return;
                 }
                 match result {
-                    Ok(()) if self.phase == Phase::Opening => self.phase = Phase::AwaitingPage,
+                    Ok(()) if self.phase == Phase::Opening => self.set_phase(Phase::AwaitingPage),
                     Ok(()) => {}
                     Err(e) if self.starting => {
                         self.fail_start(RecorderError::Browser(e.to_string())).await
@@ -360,7 +378,7 @@ impl Supervisor {
                 if matches!(self.phase, Phase::Opening | Phase::AwaitingPage) && self.page.is_none()
                 {
                     self.page = Some((epoch, tx));
-                    self.phase = Phase::Joining;
+                    self.set_phase(Phase::Joining);
                     let join = self.join_message();
                     self.send_page(&join);
                 } else {

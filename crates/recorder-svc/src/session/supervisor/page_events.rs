@@ -21,7 +21,7 @@ impl Supervisor {
             }
             FromPage::Joined => {
                 if self.phase == Phase::Joining {
-                    self.phase = Phase::AwaitingTap;
+                    self.set_phase(Phase::AwaitingTap);
                     if !self.starting {
                         // The new page re-announces whoever is in the channel.
                         self.remote_users.clear();
@@ -58,10 +58,9 @@ impl Supervisor {
                         frame,
                         wall_ms,
                     });
-                    self.handle.update(|live| live.phase = "recording");
                     self.handle.record("rejoined", None);
                 }
-                self.phase = Phase::Recording;
+                self.set_phase(Phase::Recording);
                 if self.remote_users.is_empty() && self.idle_since.is_none() {
                     self.idle_since = Some(Instant::now());
                 }

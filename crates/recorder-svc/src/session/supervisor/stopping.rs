@@ -13,11 +13,11 @@ use time::OffsetDateTime;
 use tokio::time::Instant;
 
 use super::super::handle::SessionCmd;
-use super::super::journal;
 use super::super::page_protocol::ToPage;
 use super::{LEAVE_TIMEOUT, Phase, STOP_FLUSH_TIMEOUT, StopReply, Stopping, Supervisor, now_ms};
 use crate::audio::recording::AudioMsg;
 use crate::error::RecorderError;
+use crate::journal;
 use crate::record::{SpeakerFile, StopAnswer, StopReason};
 use crate::storage::Recording;
 
@@ -42,7 +42,6 @@ impl Supervisor {
             return;
         }
         self.handle.record("stopping", Some(format!("{reason:?}")));
-        self.handle.update(|live| live.phase = "stopping");
         // From now on a start for this channel begins a new session: this one records nothing more.
         self.ctx.release_channel(self.handle.sid);
         let wall_ms = now_ms();
@@ -58,7 +57,7 @@ impl Supervisor {
         self.deadline = None;
         self.retry_at = None;
         let had_page = self.page.is_some() && self.phase == Phase::Recording;
-        self.phase = Phase::Stopping;
+        self.set_phase(Phase::Stopping);
         if had_page {
             self.send_page(&ToPage::Stop);
         } else {
@@ -79,7 +78,7 @@ impl Supervisor {
         let (body, error) = match finished {
             Ok(finished) => {
                 let mut body = self.stop_body(stopping.reason, &finished);
-                let delivered = self.ctx.destination.deliver(&mut body, true).await.is_ok();
+                let delivered = self.ctx.store.deliver(&mut body, true).await.is_ok();
                 match self.save(&body, delivered).await {
                     Ok(()) => return self.conclude(stopping, body),
                     Err(e) => (
@@ -101,7 +100,7 @@ impl Supervisor {
             created_at: OffsetDateTime::now_utc(),
             history: self.handle.with_live(|live| live.history.clone()),
         };
-        let index = Arc::clone(&self.ctx.index);
+        let index = Arc::clone(&self.ctx.store.index);
         let (dir, sid) = (self.ctx.settings.journal_dir.clone(), self.handle.sid);
         tokio::task::spawn_blocking(move || {
             index.save(record)?;
@@ -125,7 +124,7 @@ impl Supervisor {
     ) {
         tracing::error!(sid = %self.handle.sid, error, "stop failed; the recording is repaired in the background");
         self.ctx.metrics.repairs.inc();
-        self.handle.update(|live| live.phase = "repairing");
+        self.set_phase(Phase::Repairing);
         self.handle.record("repairing", Some(error));
         let mut failures = 0;
         loop {
@@ -186,12 +185,7 @@ impl Supervisor {
                 .body
             }
         };
-        let delivered = self
-            .ctx
-            .destination
-            .deliver(&mut repaired, false)
-            .await
-            .is_ok();
+        let delivered = self.ctx.store.deliver(&mut repaired, false).await.is_ok();
         let saved = self.save(&repaired, delivered).await;
         *body = Some(repaired.clone());
         saved.map(|()| repaired)
