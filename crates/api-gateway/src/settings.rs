@@ -9,7 +9,9 @@ use std::str::FromStr;
 
 use agora_token::{AppCertificate, AppId, Version};
 use ipnet::IpNet;
-use memharbor_shared::settings_source;
+use memharbor_shared::settings_source::{
+    self, address, err, flag, http_url, log_format, number, present,
+};
 use secrecy::SecretString;
 use serde::Deserialize;
 
@@ -59,19 +61,7 @@ pub struct TelemetrySettings {
 }
 
 /// A setting that is missing or malformed: `variable` names it, `problem` says what is accepted.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{variable} {problem}")]
-pub struct SettingsError {
-    pub variable: &'static str,
-    pub problem: String,
-}
-
-fn err(variable: &'static str, problem: impl Into<String>) -> SettingsError {
-    SettingsError {
-        variable,
-        problem: problem.into(),
-    }
-}
+pub use memharbor_shared::settings_source::SettingsError;
 
 pub const DEFAULT_HTTP_ADDR: &str = "0.0.0.0:8001";
 pub const DEFAULT_RECORDER_URL: &str = "http://127.0.0.1:3100";
@@ -103,34 +93,6 @@ struct Raw {
     memharbor_recorder_timeout_s: Option<String>,
 }
 
-/// `Some(trimmed)` for a set, non-empty value.
-fn present(value: &Option<String>) -> Option<&str> {
-    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
-}
-
-pub(crate) fn parse_bool(
-    variable: &'static str,
-    value: Option<&str>,
-) -> Result<bool, SettingsError> {
-    match value.map(str::to_ascii_lowercase).as_deref() {
-        None | Some("0" | "false" | "no" | "off") => Ok(false),
-        Some("1" | "true" | "yes" | "on") => Ok(true),
-        Some(_) => Err(err(variable, "must be 0/1, true/false, yes/no or on/off")),
-    }
-}
-
-fn parse_num<T: FromStr>(
-    variable: &'static str,
-    value: Option<&str>,
-    default: T,
-    what: &str,
-) -> Result<T, SettingsError> {
-    value.map_or(Ok(default), |v| {
-        v.parse()
-            .map_err(|_| err(variable, format!("must be {what} (got {v:?})")))
-    })
-}
-
 impl Settings {
     /// Loads from `.env` in the working directory (if any) and the process environment.
     pub fn load() -> Result<Self, SettingsError> {
@@ -151,173 +113,162 @@ impl Settings {
     }
 
     fn from_raw(raw: Raw) -> Result<Self, SettingsError> {
-        let app_id = match present(&raw.agora_app_id) {
-            None => {
-                return Err(err(
-                    "AGORA_APP_ID",
-                    "is missing: set it to your Agora project's App ID (32 hex characters)",
-                ));
-            }
-            Some(v) => AppId::new(v).map_err(|e| err("AGORA_APP_ID", e.to_string()))?,
-        };
-        let app_cert = match present(&raw.agora_app_cert) {
-            None => {
-                return Err(err(
-                    "AGORA_APP_CERT",
-                    "is missing: set it to your Agora project's primary App Certificate (32 hex characters)",
-                ));
-            }
-            Some(v) => AppCertificate::new(v).map_err(|e| err("AGORA_APP_CERT", e.to_string()))?,
-        };
-        let token_version = present(&raw.memharbor_token_version)
-            .map_or(Ok(Version::V006), Version::from_str)
-            .map_err(|_| err("MEMHARBOR_TOKEN_VERSION", "must be 006 or 007"))?;
-
-        let http_addr = parse_num(
-            "MEMHARBOR_HTTP_ADDR",
-            present(&raw.memharbor_http_addr),
-            DEFAULT_HTTP_ADDR.parse().unwrap_or_else(|_| unreachable!()),
-            "an address like 0.0.0.0:8001",
-        )?;
-        let workers = match present(&raw.memharbor_workers) {
-            None => None,
-            Some(v) => Some(
-                v.parse::<usize>()
-                    .ok()
-                    .filter(|n| (1..=256).contains(n))
-                    .ok_or_else(|| {
-                        err(
-                            "MEMHARBOR_WORKERS",
-                            "must be a number of threads from 1 to 256",
-                        )
-                    })?,
-            ),
-        };
-        let api_keys = present(&raw.memharbor_api_keys)
-            .map(|keys| {
-                keys.split(',')
-                    .map(str::trim)
-                    .filter(|k| !k.is_empty())
-                    .map(|k| SecretString::from(k.to_owned()))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let secret_key = match present(&raw.memharbor_secret_key) {
-            Some(v) => {
-                memharbor_shared::internal_auth::check_secret(v)
-                    .map_err(|problem| err("MEMHARBOR_SECRET_KEY", problem))?;
-                SecretString::from(v.to_owned())
-            }
-            None => {
-                return Err(err(
-                    "MEMHARBOR_SECRET_KEY",
-                    "is missing: set the same random value (at least 32 bytes) for the gateway and the recorder; `make env` writes one into .env",
-                ));
-            }
-        };
-        let trusted_proxies = present(&raw.memharbor_trusted_proxies)
-            .unwrap_or(DEFAULT_TRUSTED_PROXIES)
-            .split(',')
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
-            .map(|p| {
-                p.parse::<IpNet>()
-                    .or_else(|_| p.parse::<std::net::IpAddr>().map(IpNet::from))
-                    .map_err(|_| err("MEMHARBOR_TRUSTED_PROXIES", format!("must be a comma-separated list of IP addresses or CIDR ranges (got {p:?})")))
-            })
-            .collect::<Result<_, _>>()?;
-
-        let recorder_url = present(&raw.recorder_url).unwrap_or(DEFAULT_RECORDER_URL);
-        let recorder_url = reqwest::Url::parse(recorder_url)
-            .ok()
-            .filter(|u| matches!(u.scheme(), "http" | "https"))
-            .map(|u| u.as_str().trim_end_matches('/').to_owned())
-            .ok_or_else(|| {
-                err(
-                    "RECORDER_URL",
-                    format!("must be an http(s) URL like {DEFAULT_RECORDER_URL}"),
-                )
-            })?;
-        let recorder_uid = parse_num(
-            "RECORDER_UID",
-            present(&raw.recorder_uid),
-            DEFAULT_RECORDER_UID,
-            "a uid from 1 to 4294967295",
-        )?;
-        if recorder_uid == 0 {
-            return Err(err(
-                "RECORDER_UID",
-                "must be a uid from 1 to 4294967295 (0 is Agora's wildcard)",
-            ));
-        }
-        let max_duration_s = parse_num(
-            "RECORDER_MAX_DURATION_S",
-            present(&raw.recorder_max_duration_s),
-            DEFAULT_MAX_DURATION_S,
-            "a number of seconds",
-        )?;
-        if max_duration_s == 0 {
-            return Err(err("RECORDER_MAX_DURATION_S", "must be at least 1 second"));
-        }
-
-        let recorder_timeout_s: u64 = parse_num(
-            "MEMHARBOR_RECORDER_TIMEOUT_S",
-            present(&raw.memharbor_recorder_timeout_s),
-            60,
-            "a number of seconds",
-        )?;
-        if recorder_timeout_s == 0 {
-            return Err(err(
-                "MEMHARBOR_RECORDER_TIMEOUT_S",
-                "must be at least 1 second",
-            ));
-        }
-
-        let telemetry = TelemetrySettings {
-            debug: parse_bool("MEMHARBOR_DEBUG", present(&raw.memharbor_debug))?,
-            json: match present(&raw.memharbor_log_format) {
-                None | Some("text") => false,
-                Some("json") => true,
-                Some(_) => return Err(err("MEMHARBOR_LOG_FORMAT", "must be text or json")),
-            },
-        };
-
+        let (http_addr, workers) = server(&raw)?;
+        let (log_dir, log_rotation, telemetry) = logs(&raw)?;
         Ok(Self {
             http_addr,
             workers,
-            agora: AgoraSettings {
-                app_id,
-                app_cert,
-                token_version,
-            },
-            api_keys,
-            secret_key,
-            log_dir: PathBuf::from(present(&raw.memharbor_log_dir).unwrap_or("logs")),
-            log_rotation: crate::middleware::api_log::Rotation {
-                max_bytes: parse_num::<u64>(
-                    "MEMHARBOR_LOG_MAX_MB",
-                    present(&raw.memharbor_log_max_mb),
-                    100,
-                    "a number of MiB (0 = never rotate)",
-                )? * 1024
-                    * 1024,
-                keep: parse_num(
-                    "MEMHARBOR_LOG_KEEP",
-                    present(&raw.memharbor_log_keep),
-                    5,
-                    "a number of old files to keep",
-                )?,
-            },
-            trusted_proxies,
-            recorder: RecorderSettings {
-                url: recorder_url,
-                uid: recorder_uid,
-                max_duration_s,
-                timeout: std::time::Duration::from_secs(recorder_timeout_s),
-            },
+            agora: agora(&raw)?,
+            api_keys: api_keys(&raw),
+            secret_key: SecretString::from(settings_source::secret_key(present(
+                &raw.memharbor_secret_key,
+            ))?),
+            log_dir,
+            log_rotation,
+            trusted_proxies: trusted_proxies(&raw)?,
+            recorder: recorder(&raw)?,
             telemetry,
         })
     }
+}
+
+/// The Agora project: App ID, App Certificate, token format.
+fn agora(raw: &Raw) -> Result<AgoraSettings, SettingsError> {
+    let app_id = match present(&raw.agora_app_id) {
+        None => {
+            return Err(err(
+                "AGORA_APP_ID",
+                "is missing: set it to your Agora project's App ID (32 hex characters)",
+            ));
+        }
+        Some(v) => AppId::new(v).map_err(|e| err("AGORA_APP_ID", e.to_string()))?,
+    };
+    let app_cert = match present(&raw.agora_app_cert) {
+        None => {
+            return Err(err(
+                "AGORA_APP_CERT",
+                "is missing: set it to your Agora project's primary App Certificate (32 hex characters)",
+            ));
+        }
+        Some(v) => AppCertificate::new(v).map_err(|e| err("AGORA_APP_CERT", e.to_string()))?,
+    };
+    let token_version = present(&raw.memharbor_token_version)
+        .map_or(Ok(Version::V006), Version::from_str)
+        .map_err(|_| err("MEMHARBOR_TOKEN_VERSION", "must be 006 or 007"))?;
+    Ok(AgoraSettings {
+        app_id,
+        app_cert,
+        token_version,
+    })
+}
+
+/// Where the gateway listens, with how many worker threads.
+fn server(raw: &Raw) -> Result<(SocketAddr, Option<usize>), SettingsError> {
+    let http_addr = address(
+        "MEMHARBOR_HTTP_ADDR",
+        present(&raw.memharbor_http_addr),
+        DEFAULT_HTTP_ADDR,
+    )?;
+    let workers = match present(&raw.memharbor_workers) {
+        None => None,
+        value => Some(number("MEMHARBOR_WORKERS", value, 1, 1, 256)?),
+    };
+    Ok((http_addr, workers))
+}
+
+fn api_keys(raw: &Raw) -> Vec<SecretString> {
+    present(&raw.memharbor_api_keys)
+        .map(|keys| {
+            keys.split(',')
+                .map(str::trim)
+                .filter(|k| !k.is_empty())
+                .map(|k| SecretString::from(k.to_owned()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn trusted_proxies(raw: &Raw) -> Result<Vec<IpNet>, SettingsError> {
+    present(&raw.memharbor_trusted_proxies)
+        .unwrap_or(DEFAULT_TRUSTED_PROXIES)
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            p.parse::<IpNet>()
+                .or_else(|_| p.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|_| err("MEMHARBOR_TRUSTED_PROXIES", format!("must be a comma-separated list of IP addresses or CIDR ranges (got {p:?})")))
+        })
+        .collect()
+}
+
+/// The recorder behind the gateway, and the bot the gateway mints tokens for.
+fn recorder(raw: &Raw) -> Result<RecorderSettings, SettingsError> {
+    Ok(RecorderSettings {
+        url: http_url(
+            "RECORDER_URL",
+            present(&raw.recorder_url),
+            DEFAULT_RECORDER_URL,
+        )?,
+        // 0 is Agora's wildcard: never the bot's.
+        uid: number(
+            "RECORDER_UID",
+            present(&raw.recorder_uid),
+            DEFAULT_RECORDER_UID,
+            1,
+            u32::MAX,
+        )?,
+        max_duration_s: number(
+            "RECORDER_MAX_DURATION_S",
+            present(&raw.recorder_max_duration_s),
+            DEFAULT_MAX_DURATION_S,
+            1,
+            u32::MAX,
+        )?,
+        timeout: std::time::Duration::from_secs(number(
+            "MEMHARBOR_RECORDER_TIMEOUT_S",
+            present(&raw.memharbor_recorder_timeout_s),
+            60,
+            1,
+            86_400,
+        )?),
+    })
+}
+
+/// The request log (folder, rotation) and stdout's logs.
+fn logs(
+    raw: &Raw,
+) -> Result<
+    (
+        PathBuf,
+        crate::middleware::api_log::Rotation,
+        TelemetrySettings,
+    ),
+    SettingsError,
+> {
+    let rotation = crate::middleware::api_log::Rotation {
+        max_bytes: number(
+            "MEMHARBOR_LOG_MAX_MB",
+            present(&raw.memharbor_log_max_mb),
+            100u64,
+            0,
+            1_000_000,
+        )? * 1024
+            * 1024,
+        keep: number(
+            "MEMHARBOR_LOG_KEEP",
+            present(&raw.memharbor_log_keep),
+            5,
+            0,
+            1000,
+        )?,
+    };
+    let telemetry = TelemetrySettings {
+        debug: flag("MEMHARBOR_DEBUG", present(&raw.memharbor_debug))?,
+        json: log_format(present(&raw.memharbor_log_format))?,
+    };
+    let dir = PathBuf::from(present(&raw.memharbor_log_dir).unwrap_or("logs"));
+    Ok((dir, rotation, telemetry))
 }
 
 #[cfg(test)]

@@ -1,17 +1,22 @@
 //! Typed recorder settings, loaded once: built-in defaults, then `.env`, then the environment.
-//! Every problem is one line naming the variable; secrets never appear in it.
+//! Every problem is one line naming the variable; secrets never appear in it. One function per
+//! group of settings; the parsers are `memharbor_shared::settings_source`'s.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::time::Duration;
 
-use memharbor_shared::{internal_auth, settings_source};
+use memharbor_shared::settings_source::{
+    self, address, err, flag, http_url, log_format, number, present,
+};
 use secrecy::SecretString;
 use serde::Deserialize;
 
 use crate::browser;
+
+pub use crate::storage::firebase::{FirebaseCredentials, FirebaseSettings};
+pub use memharbor_shared::settings_source::SettingsError;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -35,8 +40,8 @@ pub struct Settings {
     pub join_timeout: Duration,
     /// How long the page waits for late audio frames before it mixes an instant.
     pub audio_cushion_ms: u32,
-    pub channel_mode: String,
-    pub client_role: String,
+    pub channel_mode: ChannelMode,
+    pub client_role: ClientRole,
     /// Starts are refused below this much free space for recordings, in MiB.
     pub min_free_mb: u64,
     pub gateway_url: String,
@@ -46,20 +51,21 @@ pub struct Settings {
     pub firebase: Option<FirebaseSettings>,
 }
 
-pub use crate::storage::firebase::{FirebaseCredentials, FirebaseSettings};
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{variable} {problem}")]
-pub struct SettingsError {
-    pub variable: &'static str,
-    pub problem: String,
+/// Agora's channel profile the bot joins with (`RECORDER_CHANNEL_MODE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChannelMode {
+    /// Live broadcasting: the bot joins as an audience member, invisible to the others.
+    Live,
+    Rtc,
 }
 
-fn err(variable: &'static str, problem: impl Into<String>) -> SettingsError {
-    SettingsError {
-        variable,
-        problem: problem.into(),
-    }
+/// The bot's role in live mode (`RECORDER_CLIENT_ROLE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientRole {
+    Audience,
+    Host,
 }
 
 pub const DEFAULT_HTTP_ADDR: &str = "0.0.0.0:3100";
@@ -194,37 +200,6 @@ fn firebase(raw: &Raw) -> Result<Option<FirebaseSettings>, SettingsError> {
     }))
 }
 
-fn present(value: &Option<String>) -> Option<&str> {
-    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
-}
-
-fn number<T: FromStr + PartialOrd + Copy + std::fmt::Display>(
-    variable: &'static str,
-    value: Option<&str>,
-    default: T,
-    min: T,
-    max: T,
-) -> Result<T, SettingsError> {
-    let Some(v) = value else { return Ok(default) };
-    v.parse::<T>()
-        .ok()
-        .filter(|n| *n >= min && *n <= max)
-        .ok_or_else(|| {
-            err(
-                variable,
-                format!("must be a whole number from {min} to {max} (got {v:?})"),
-            )
-        })
-}
-
-fn flag(variable: &'static str, value: Option<&str>) -> Result<bool, SettingsError> {
-    match value.map(str::to_ascii_lowercase).as_deref() {
-        None | Some("0" | "false" | "no" | "off") => Ok(false),
-        Some("1" | "true" | "yes" | "on") => Ok(true),
-        Some(_) => Err(err(variable, "must be 0/1, true/false, yes/no or on/off")),
-    }
-}
-
 impl Settings {
     pub fn load() -> Result<Self, SettingsError> {
         let dotenv = settings_source::read_env_file(Path::new(".env"))
@@ -239,162 +214,40 @@ impl Settings {
         let raw: Raw = settings_source::build_config(dotenv, env)
             .and_then(|c| c.try_deserialize())
             .map_err(|e| err("(settings)", format!("cannot be read: {e}")))?;
-        let addr = |variable: &'static str,
-                    value: Option<&str>,
-                    default: &str|
-         -> Result<SocketAddr, SettingsError> {
-            let v = value.unwrap_or(default);
-            v.parse().map_err(|_| {
-                err(
-                    variable,
-                    format!("must be an address like {default} (got {v:?})"),
-                )
-            })
-        };
-        let secret_key = match present(&raw.memharbor_secret_key) {
-            Some(v) => {
-                internal_auth::check_secret(v)
-                    .map_err(|problem| err("MEMHARBOR_SECRET_KEY", problem))?;
-                SecretString::from(v.to_owned())
-            }
-            None => {
-                return Err(err(
-                    "MEMHARBOR_SECRET_KEY",
-                    "is missing: set the same random value (at least 32 bytes) for the gateway and the recorder; `make env` writes one into .env",
-                ));
-            }
-        };
-        let chromium = match present(&raw.recorder_chromium) {
-            Some(path) => {
-                let path = PathBuf::from(path);
-                if !path.is_file() {
-                    return Err(err("RECORDER_CHROMIUM", format!("names {}, which does not exist", path.display())));
-                }
-                path
-            }
-            None => find_chromium().ok_or_else(|| {
-                err("RECORDER_CHROMIUM", format!(
-                    "is not set and no Chromium was found in {}; install Debian's chromium package or set it",
-                    CHROMIUM_CANDIDATES.join(", ")
-                ))
-            })?,
-        };
-        let chromium_extra_args =
-            browser::parse_extra(present(&raw.recorder_chromium_extra_args).unwrap_or(""))
-                .map_err(|e| err("RECORDER_CHROMIUM_EXTRA_ARGS", e))?;
-        let agora_sdk =
-            PathBuf::from(present(&raw.recorder_agora_sdk).unwrap_or(DEFAULT_AGORA_SDK));
-        if !agora_sdk.is_file() {
-            return Err(err(
-                "RECORDER_AGORA_SDK",
-                format!(
-                    "names {}, which does not exist; `make run` fetches the pinned agora-rtc-sdk-ng, or point it at the SDK's AgoraRTC_N-production.js",
-                    agora_sdk.display()
-                ),
-            ));
-        }
-        let channel_mode = present(&raw.recorder_channel_mode)
-            .unwrap_or("live")
-            .to_owned();
-        if !matches!(channel_mode.as_str(), "live" | "rtc") {
-            return Err(err("RECORDER_CHANNEL_MODE", "must be live or rtc"));
-        }
-        let client_role = present(&raw.recorder_client_role)
-            .unwrap_or("audience")
-            .to_owned();
-        if !matches!(client_role.as_str(), "audience" | "host") {
-            return Err(err("RECORDER_CLIENT_ROLE", "must be audience or host"));
-        }
-        let gateway_url = present(&raw.recorder_gateway_url)
-            .unwrap_or("http://127.0.0.1:8001")
-            .trim_end_matches('/')
-            .to_owned();
-        if !(gateway_url.starts_with("http://") || gateway_url.starts_with("https://")) {
-            return Err(err(
-                "RECORDER_GATEWAY_URL",
-                "must be an http(s) URL like http://127.0.0.1:8001",
-            ));
-        }
+        let secret_key = SecretString::from(settings_source::secret_key(present(
+            &raw.memharbor_secret_key,
+        ))?);
+        let (chromium, chromium_extra_args, chromium_sandbox, agora_sdk) = browser_settings(&raw)?;
+        let sessions = session_settings(&raw)?;
         Ok(Self {
-            http_addr: addr(
+            http_addr: address(
                 "RECORDER_HTTP_ADDR",
                 present(&raw.recorder_http_addr),
                 DEFAULT_HTTP_ADDR,
             )?,
-            page_addr: addr(
+            page_addr: address(
                 "RECORDER_PAGE_ADDR",
                 present(&raw.recorder_page_addr),
                 DEFAULT_PAGE_ADDR,
             )?,
             debug: flag("MEMHARBOR_DEBUG", present(&raw.memharbor_debug))?,
-            json_logs: match present(&raw.memharbor_log_format) {
-                None | Some("text") => false,
-                Some("json") => true,
-                Some(_) => return Err(err("MEMHARBOR_LOG_FORMAT", "must be text or json")),
-            },
+            json_logs: log_format(present(&raw.memharbor_log_format))?,
             secret_key,
             recordings_dir: PathBuf::from(
                 present(&raw.recorder_recordings_dir).unwrap_or("recordings"),
             ),
             chromium,
             chromium_extra_args,
-            chromium_sandbox: match present(&raw.recorder_chromium_sandbox)
-                .map(str::to_ascii_lowercase)
-                .as_deref()
-            {
-                None | Some("auto") => browser::SandboxMode::Auto,
-                Some("on" | "true" | "1") => browser::SandboxMode::On,
-                Some("off" | "false" | "0") => browser::SandboxMode::Off,
-                Some(_) => {
-                    return Err(err("RECORDER_CHROMIUM_SANDBOX", "must be auto, on or off"));
-                }
-            },
+            chromium_sandbox,
             agora_sdk,
-            max_sessions: number(
-                "RECORDER_MAX_SESSIONS",
-                present(&raw.recorder_max_sessions),
-                DEFAULT_MAX_SESSIONS,
-                1,
-                1000,
-            )?,
-            sessions_per_browser: number(
-                "RECORDER_SESSIONS_PER_BROWSER",
-                present(&raw.recorder_sessions_per_browser),
-                DEFAULT_SESSIONS_PER_BROWSER,
-                1,
-                40,
-            )?,
-            idle_timeout: Duration::from_secs(number(
-                "RECORDER_IDLE_TIMEOUT_S",
-                present(&raw.recorder_idle_timeout_s),
-                60,
-                1,
-                86_400,
-            )?),
-            // WAV sizes are 32-bit: 36 h at 16 kHz s16 is the most one file can hold.
-            max_duration: Duration::from_secs(number(
-                "RECORDER_MAX_DURATION_S",
-                present(&raw.recorder_max_duration_s),
-                14_400,
-                1,
-                129_600,
-            )?),
-            audio_cushion_ms: number(
-                "RECORDER_AUDIO_CUSHION_MS",
-                present(&raw.recorder_audio_cushion_ms),
-                80,
-                0,
-                1000,
-            )?,
-            join_timeout: Duration::from_secs(number(
-                "RECORDER_JOIN_TIMEOUT_S",
-                present(&raw.recorder_join_timeout_s),
-                20,
-                1,
-                300,
-            )?),
-            channel_mode,
-            client_role,
+            max_sessions: sessions.max_sessions,
+            sessions_per_browser: sessions.sessions_per_browser,
+            idle_timeout: sessions.idle_timeout,
+            max_duration: sessions.max_duration,
+            join_timeout: sessions.join_timeout,
+            audio_cushion_ms: sessions.audio_cushion_ms,
+            channel_mode: sessions.channel_mode,
+            client_role: sessions.client_role,
             // One 4-hour mix is 461 MB (16 kHz × 2 bytes × 14 400 s).
             min_free_mb: number(
                 "RECORDER_MIN_FREE_MB",
@@ -403,7 +256,11 @@ impl Settings {
                 0,
                 10_000_000,
             )?,
-            gateway_url,
+            gateway_url: http_url(
+                "RECORDER_GATEWAY_URL",
+                present(&raw.recorder_gateway_url),
+                "http://127.0.0.1:8001",
+            )?,
             drills: flag(
                 "RECORDER_ENABLE_DRILLS",
                 present(&raw.recorder_enable_drills),
@@ -411,6 +268,125 @@ impl Settings {
             firebase: firebase(&raw)?,
         })
     }
+}
+
+/// Chromium: the binary, the operator's switches, the sandbox; and the SDK the page loads.
+fn browser_settings(
+    raw: &Raw,
+) -> Result<(PathBuf, Vec<String>, browser::SandboxMode, PathBuf), SettingsError> {
+    let chromium = match present(&raw.recorder_chromium) {
+        Some(path) => {
+            let path = PathBuf::from(path);
+            if !path.is_file() {
+                return Err(err(
+                    "RECORDER_CHROMIUM",
+                    format!("names {}, which does not exist", path.display()),
+                ));
+            }
+            path
+        }
+        None => find_chromium().ok_or_else(|| {
+            err("RECORDER_CHROMIUM", format!(
+                "is not set and no Chromium was found in {}; install Debian's chromium package or set it",
+                CHROMIUM_CANDIDATES.join(", ")
+            ))
+        })?,
+    };
+    let extra_args = browser::parse_extra(present(&raw.recorder_chromium_extra_args).unwrap_or(""))
+        .map_err(|e| err("RECORDER_CHROMIUM_EXTRA_ARGS", e))?;
+    let sandbox = match present(&raw.recorder_chromium_sandbox)
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        None | Some("auto") => browser::SandboxMode::Auto,
+        Some("on" | "true" | "1") => browser::SandboxMode::On,
+        Some("off" | "false" | "0") => browser::SandboxMode::Off,
+        Some(_) => return Err(err("RECORDER_CHROMIUM_SANDBOX", "must be auto, on or off")),
+    };
+    let agora_sdk = PathBuf::from(present(&raw.recorder_agora_sdk).unwrap_or(DEFAULT_AGORA_SDK));
+    if !agora_sdk.is_file() {
+        return Err(err(
+            "RECORDER_AGORA_SDK",
+            format!(
+                "names {}, which does not exist; `make run` fetches the pinned agora-rtc-sdk-ng, or point it at the SDK's AgoraRTC_N-production.js",
+                agora_sdk.display()
+            ),
+        ));
+    }
+    Ok((chromium, extra_args, sandbox, agora_sdk))
+}
+
+/// How sessions run: how many, how long, how the bot joins.
+struct SessionGroup {
+    max_sessions: usize,
+    sessions_per_browser: usize,
+    idle_timeout: Duration,
+    max_duration: Duration,
+    join_timeout: Duration,
+    audio_cushion_ms: u32,
+    channel_mode: ChannelMode,
+    client_role: ClientRole,
+}
+
+fn session_settings(raw: &Raw) -> Result<SessionGroup, SettingsError> {
+    let seconds = |variable, value, default, min, max| {
+        number(variable, value, default, min, max).map(Duration::from_secs)
+    };
+    Ok(SessionGroup {
+        max_sessions: number(
+            "RECORDER_MAX_SESSIONS",
+            present(&raw.recorder_max_sessions),
+            DEFAULT_MAX_SESSIONS,
+            1,
+            1000,
+        )?,
+        sessions_per_browser: number(
+            "RECORDER_SESSIONS_PER_BROWSER",
+            present(&raw.recorder_sessions_per_browser),
+            DEFAULT_SESSIONS_PER_BROWSER,
+            1,
+            40,
+        )?,
+        idle_timeout: seconds(
+            "RECORDER_IDLE_TIMEOUT_S",
+            present(&raw.recorder_idle_timeout_s),
+            60,
+            1,
+            86_400,
+        )?,
+        // WAV sizes are 32-bit: 36 h at 16 kHz s16 is the most one file can hold.
+        max_duration: seconds(
+            "RECORDER_MAX_DURATION_S",
+            present(&raw.recorder_max_duration_s),
+            14_400,
+            1,
+            129_600,
+        )?,
+        join_timeout: seconds(
+            "RECORDER_JOIN_TIMEOUT_S",
+            present(&raw.recorder_join_timeout_s),
+            20,
+            1,
+            300,
+        )?,
+        audio_cushion_ms: number(
+            "RECORDER_AUDIO_CUSHION_MS",
+            present(&raw.recorder_audio_cushion_ms),
+            80,
+            0,
+            1000,
+        )?,
+        channel_mode: match present(&raw.recorder_channel_mode).unwrap_or("live") {
+            "live" => ChannelMode::Live,
+            "rtc" => ChannelMode::Rtc,
+            _ => return Err(err("RECORDER_CHANNEL_MODE", "must be live or rtc")),
+        },
+        client_role: match present(&raw.recorder_client_role).unwrap_or("audience") {
+            "audience" => ClientRole::Audience,
+            "host" => ClientRole::Host,
+            _ => return Err(err("RECORDER_CLIENT_ROLE", "must be audience or host")),
+        },
+    })
 }
 
 #[cfg(test)]

@@ -36,8 +36,8 @@ pub struct SessionSettings {
     pub idle_timeout: Duration,
     pub max_duration: Duration,
     /// Agora channel mode (`live` or `rtc`) and, in live mode, the bot's role (`audience`).
-    pub channel_mode: String,
-    pub client_role: String,
+    pub channel_mode: crate::settings::ChannelMode,
+    pub client_role: crate::settings::ClientRole,
     /// How long the page waits for late audio frames (`RECORDER_AUDIO_CUSHION_MS`).
     pub audio_cushion_ms: u32,
     /// Starts are refused while the recordings' filesystem has less free (`RECORDER_MIN_FREE_MB`).

@@ -103,8 +103,8 @@ pub enum ToPage {
         channel: String,
         token: String,
         uid: u32,
-        mode: String,
-        role: String,
+        mode: crate::settings::ChannelMode,
+        role: crate::settings::ClientRole,
         speakers: bool,
         /// How long the capture worker waits for late frames (`RECORDER_AUDIO_CUSHION_MS`).
         cushion_ms: u32,

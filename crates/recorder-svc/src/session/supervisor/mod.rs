@@ -253,8 +253,8 @@ impl Supervisor {
             channel: self.handle.channel.as_str().to_owned(),
             token: self.req.token.clone(),
             uid: self.req.uid,
-            mode: self.ctx.settings.channel_mode.clone(),
-            role: self.ctx.settings.client_role.clone(),
+            mode: self.ctx.settings.channel_mode,
+            role: self.ctx.settings.client_role,
             speakers: self.handle.speakers,
             cushion_ms: self.ctx.settings.audio_cushion_ms,
         }
