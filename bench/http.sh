@@ -75,7 +75,7 @@ start_gateway() { # request log on, stdout logs at the default level
   (cd "$WORK" && exec env -i PATH="$PATH" \
     AGORA_APP_ID=970CA35de60c44645bbae8a215061b33 AGORA_APP_CERT=5CFd2fd1755d40ecb72977518be15d3b \
     MEMHARBOR_SECRET_KEY="$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')" \
-    MEMHARBOR_HTTP_ADDR=127.0.0.1:18003 MEMHARBOR_LOG_DIR="$WORK/logs" \
+    MEMHARBOR_HTTP_ADDR=127.0.0.1:18003 MEMHARBOR_LOG_DIR="$WORK/logs" MEMHARBOR_LOG_MAX_MB=0 \
     RECORDER_URL=http://127.0.0.1:1 "$ROOT/target/release/api-gateway" >> "$WORK/gateway.out" 2>&1) &
   pids+=($!)
 }

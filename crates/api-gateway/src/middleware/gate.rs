@@ -86,11 +86,6 @@ where
         // `/%61pi/token` reach `/api/token` unchecked.
         let routed_path = req.match_info().as_str();
         let needs_key = auth::needs_key(routed_path);
-        // The pattern the router will match (`/api/recording/{sid}`): the metrics' route label.
-        let route = req
-            .resource_map()
-            .match_pattern(routed_path)
-            .unwrap_or_else(|| UNKNOWN_ROUTE.to_owned());
         // Set on the request too, so the recorder proxy forwards it upstream.
         if generated {
             req.headers_mut().insert(REQUEST_ID, id.clone());
@@ -107,21 +102,30 @@ where
                 keys,
             );
         let inner = if denied {
-            Err(req)
+            // Not routed: the pattern it would have matched, for the metrics.
+            let route = req.resource_map().match_pattern(req.match_info().as_str());
+            Err((req, route))
         } else {
             let span = tracing::debug_span!("request", id = id.to_str().unwrap_or("-"));
             Ok(self.service.call(req).instrument(span))
         };
         Box::pin(async move {
-            let mut response = match inner {
-                Ok(call) => call.await?.map_into_left_body(),
-                Err(req) => req
-                    .into_response(ApiError::Unauthorized.error_response())
-                    .map_into_right_body(),
+            let (mut response, route) = match inner {
+                Ok(call) => {
+                    let response = call.await?;
+                    // The pattern the router matched (`/api/recording/{sid}`): the route label.
+                    let route = response.request().match_pattern();
+                    (response.map_into_left_body(), route)
+                }
+                Err((req, route)) => (
+                    req.into_response(ApiError::Unauthorized.error_response())
+                        .map_into_right_body(),
+                    route,
+                ),
             };
             let status = response.status();
             metrics.observe(
-                &route,
+                route.as_deref().unwrap_or(UNKNOWN_ROUTE),
                 method.as_str(),
                 status.as_u16(),
                 started.elapsed().as_secs_f64(),
