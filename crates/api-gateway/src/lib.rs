@@ -2,6 +2,7 @@
 //! log, and the proxy to the recorder (which records the calls). `main.rs` only loads [`settings::Settings`] and runs
 //! [`startup::Application`]; tests build the same application on port 0.
 
+pub mod auth;
 pub mod error;
 pub mod input;
 pub mod metrics;

@@ -15,11 +15,17 @@ struct TokenLabels {
     version: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: &'static str,
+}
+
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
     http: HttpMetrics,
     tokens: Family<TokenLabels, Counter>,
+    auth_failures: Family<ReasonLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -32,6 +38,12 @@ impl Default for Metrics {
             "Agora tokens issued, by role and token version",
             tokens.clone(),
         );
+        let auth_failures = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "memharbor_gateway_auth_failures",
+            "Requests refused for their credentials or their rights, by reason (expired, bad_signature, wrong_audience, forbidden_channel, …)",
+            auth_failures.clone(),
+        );
         // Every series shows from the start, at 0.
         for role in [Role::Publisher, Role::Subscriber] {
             for version in [Version::V006, Version::V007] {
@@ -42,6 +54,7 @@ impl Default for Metrics {
             registry,
             http,
             tokens,
+            auth_failures,
         }
     }
 }
@@ -57,6 +70,13 @@ impl Metrics {
     /// Counts and times one answered request; `route` is the matched pattern.
     pub fn observe(&self, route: &str, method: &str, status: u16, seconds: f64) {
         self.http.observe(route, method, status, seconds);
+    }
+
+    /// A request refused for its credentials or rights (no user label: bounded cardinality).
+    pub fn auth_failure(&self, reason: &'static str) {
+        self.auth_failures
+            .get_or_create(&ReasonLabels { reason })
+            .inc();
     }
 
     pub fn token_issued(&self, role: Role, version: Version) {

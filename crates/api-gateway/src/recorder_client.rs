@@ -127,6 +127,33 @@ impl RecorderClient {
         relay_json::<A>(response.map_err(transport)?).await
     }
 
+    /// The sessions of `user`'s channels in progress (for the per-user cap).
+    pub async fn sessions_of(
+        &self,
+        user: &str,
+        request_id: Option<&HeaderValue>,
+    ) -> Result<Vec<internal_api::SessionStatus>, ApiError> {
+        let path = format!(
+            "{}{}",
+            internal_api::SESSIONS,
+            internal_api::ForUser::query(Some(user))
+        );
+        let response = self
+            .request(reqwest::Method::GET, &path, false, request_id)
+            .send()
+            .await
+            .map_err(transport)?;
+        let status = response.status();
+        let retry_after = response.headers().get("retry-after").cloned();
+        let body = response.bytes().await.map_err(transport)?;
+        if !status.is_success() {
+            return Err(error_from(status, retry_after, body));
+        }
+        serde_json::from_slice::<internal_api::SessionList>(&body)
+            .map(|list| list.sessions)
+            .map_err(|e| bad_upstream(format!("recorder's session list: {e}")))
+    }
+
     /// GETs a file, forwarding `headers` (Range, conditionals), and streams it back as it comes.
     /// Only the wait for the answer's headers is bounded: a long download may take its time.
     pub async fn get_file(

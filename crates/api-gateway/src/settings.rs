@@ -24,6 +24,8 @@ pub struct Settings {
     pub agora: AgoraSettings,
     /// Accepted `Authorization: Bearer` keys; empty = no API keys required.
     pub api_keys: Vec<SecretString>,
+    /// Firebase ID tokens, what users may do, and how often (`MEMHARBOR_AUTH`, …).
+    pub auth: AuthSettings,
     /// Shared with the recorder; the internal API key is derived from it. Required.
     pub secret_key: SecretString,
     pub log_dir: PathBuf,
@@ -63,6 +65,19 @@ pub struct TelemetrySettings {
 /// A setting that is missing or malformed: `variable` names it, `problem` says what is accepted.
 pub use memharbor_shared::settings_source::SettingsError;
 
+pub use crate::auth::access::AccessRules;
+pub use crate::auth::firebase::{FirebaseAuthSettings, GOOGLE_KEYS_URL};
+pub use crate::auth::limits::LimitSettings;
+
+/// Who may call and what users may do. Without `firebase`, users do not exist (API keys or
+/// nothing, as before).
+#[derive(Debug, Clone, Default)]
+pub struct AuthSettings {
+    pub firebase: Option<FirebaseAuthSettings>,
+    pub rules: AccessRules,
+    pub limits: LimitSettings,
+}
+
 pub const DEFAULT_HTTP_ADDR: &str = "0.0.0.0:8001";
 pub const DEFAULT_RECORDER_URL: &str = "http://127.0.0.1:3100";
 pub const DEFAULT_RECORDER_UID: u32 = 999_999;
@@ -82,6 +97,16 @@ struct Raw {
     memharbor_workers: Option<String>,
     memharbor_token_version: Option<String>,
     memharbor_api_keys: Option<String>,
+    memharbor_auth: Option<String>,
+    memharbor_auth_keys_url: Option<String>,
+    memharbor_auth_user_claim: Option<String>,
+    memharbor_auth_bind_account: Option<String>,
+    memharbor_auth_open_channels: Option<String>,
+    memharbor_max_recordings_per_user: Option<String>,
+    memharbor_rate_tokens_per_min: Option<String>,
+    memharbor_rate_starts_per_min: Option<String>,
+    firebase_project_id: Option<String>,
+    firebase_auth_emulator_host: Option<String>,
     memharbor_log_dir: Option<String>,
     memharbor_log_max_mb: Option<String>,
     memharbor_log_keep: Option<String>,
@@ -114,12 +139,15 @@ impl Settings {
 
     fn from_raw(raw: Raw) -> Result<Self, SettingsError> {
         let (http_addr, workers) = server(&raw)?;
+        let api_keys = api_keys(&raw);
+        let auth = auth(&raw, !api_keys.is_empty())?;
         let (log_dir, log_rotation, telemetry) = logs(&raw)?;
         Ok(Self {
             http_addr,
             workers,
             agora: agora(&raw)?,
-            api_keys: api_keys(&raw),
+            api_keys,
+            auth,
             secret_key: SecretString::from(settings_source::secret_key(present(
                 &raw.memharbor_secret_key,
             ))?),
@@ -174,6 +202,94 @@ fn server(raw: &Raw) -> Result<(SocketAddr, Option<usize>), SettingsError> {
         value => Some(number("MEMHARBOR_WORKERS", value, 1, 1, 256)?),
     };
     Ok((http_addr, workers))
+}
+
+/// `MEMHARBOR_AUTH` and what goes with it. The API keys themselves decide whether keys are
+/// accepted; `MEMHARBOR_AUTH` must agree with them (unset = `keys` with keys, `none` without).
+fn auth(raw: &Raw, have_keys: bool) -> Result<AuthSettings, SettingsError> {
+    let modes = match present(&raw.memharbor_auth)
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        None => (have_keys, false),
+        Some("none") => (false, false),
+        Some("keys") => (true, false),
+        Some("firebase") => (false, true),
+        Some("firebase,keys" | "keys,firebase") => (true, true),
+        Some(_) => {
+            return Err(err(
+                "MEMHARBOR_AUTH",
+                "must be none, keys, firebase, or firebase,keys",
+            ));
+        }
+    };
+    if modes.0 != have_keys {
+        return Err(err(
+            "MEMHARBOR_AUTH",
+            if have_keys {
+                "does not include keys, but MEMHARBOR_API_KEYS is set: add keys (e.g. firebase,keys) or unset the keys"
+            } else {
+                "includes keys, but MEMHARBOR_API_KEYS is empty: set at least one key"
+            },
+        ));
+    }
+    let firebase = if modes.1 {
+        let project_id = present(&raw.firebase_project_id).ok_or_else(|| {
+            err(
+                "FIREBASE_PROJECT_ID",
+                "is missing: MEMHARBOR_AUTH=firebase checks that ID tokens are for this project",
+            )
+        })?;
+        Some(FirebaseAuthSettings {
+            project_id: project_id.to_owned(),
+            keys_url: http_url(
+                "MEMHARBOR_AUTH_KEYS_URL",
+                present(&raw.memharbor_auth_keys_url),
+                GOOGLE_KEYS_URL,
+            )?,
+            user_claim: present(&raw.memharbor_auth_user_claim).map(str::to_owned),
+            emulator: present(&raw.firebase_auth_emulator_host).is_some(),
+            refetch_interval: crate::auth::firebase::REFETCH_INTERVAL,
+        })
+    } else {
+        None
+    };
+    Ok(AuthSettings {
+        firebase,
+        rules: AccessRules {
+            open_channels: flag(
+                "MEMHARBOR_AUTH_OPEN_CHANNELS",
+                present(&raw.memharbor_auth_open_channels),
+            )?,
+            bind_account: flag(
+                "MEMHARBOR_AUTH_BIND_ACCOUNT",
+                present(&raw.memharbor_auth_bind_account),
+            )?,
+        },
+        limits: LimitSettings {
+            tokens_per_min: number(
+                "MEMHARBOR_RATE_TOKENS_PER_MIN",
+                present(&raw.memharbor_rate_tokens_per_min),
+                60,
+                0,
+                1_000_000,
+            )?,
+            starts_per_min: number(
+                "MEMHARBOR_RATE_STARTS_PER_MIN",
+                present(&raw.memharbor_rate_starts_per_min),
+                10,
+                0,
+                1_000_000,
+            )?,
+            max_recordings_per_user: number(
+                "MEMHARBOR_MAX_RECORDINGS_PER_USER",
+                present(&raw.memharbor_max_recordings_per_user),
+                2,
+                1,
+                10_000,
+            )?,
+        },
+    })
 }
 
 fn api_keys(raw: &Raw) -> Vec<SecretString> {
@@ -342,6 +458,56 @@ mod tests {
         .unwrap_err();
         assert_eq!(e.variable, "AGORA_APP_CERT");
         assert!(!e.to_string().contains(secret), "{e}");
+    }
+
+    #[test]
+    fn auth_modes_must_agree_with_the_keys_and_firebase_needs_a_project() {
+        let with = |pairs: &[(&str, &str)]| {
+            let mut all = vec![
+                ("AGORA_APP_ID", ID),
+                ("AGORA_APP_CERT", CERT),
+                ("MEMHARBOR_SECRET_KEY", SECRET),
+            ];
+            all.extend_from_slice(pairs);
+            Settings::from_sources(HashMap::new(), env(&all))
+        };
+        // Unset: keys with keys, none without (as before).
+        assert!(with(&[]).unwrap().api_keys.is_empty());
+        assert_eq!(
+            with(&[("MEMHARBOR_API_KEYS", "k")]).unwrap().api_keys.len(),
+            1
+        );
+        for (pairs, variable) in [
+            (vec![("MEMHARBOR_AUTH", "keys")], "MEMHARBOR_AUTH"),
+            (
+                vec![("MEMHARBOR_AUTH", "none"), ("MEMHARBOR_API_KEYS", "k")],
+                "MEMHARBOR_AUTH",
+            ),
+            (vec![("MEMHARBOR_AUTH", "firebase")], "FIREBASE_PROJECT_ID"),
+            (vec![("MEMHARBOR_AUTH", "oauth")], "MEMHARBOR_AUTH"),
+            (
+                vec![
+                    ("MEMHARBOR_AUTH", "firebase"),
+                    ("FIREBASE_PROJECT_ID", "p"),
+                    ("MEMHARBOR_API_KEYS", "k"),
+                ],
+                "MEMHARBOR_AUTH",
+            ),
+        ] {
+            assert_eq!(with(&pairs).unwrap_err().variable, variable, "{pairs:?}");
+        }
+        let s = with(&[
+            ("MEMHARBOR_AUTH", "firebase,keys"),
+            ("MEMHARBOR_API_KEYS", "k"),
+            ("FIREBASE_PROJECT_ID", "demo-p"),
+            ("MEMHARBOR_MAX_RECORDINGS_PER_USER", "3"),
+        ])
+        .unwrap();
+        let firebase = s.auth.firebase.unwrap();
+        assert_eq!(firebase.project_id, "demo-p");
+        assert_eq!(firebase.keys_url, GOOGLE_KEYS_URL);
+        assert!(!firebase.emulator);
+        assert_eq!(s.auth.limits.max_recordings_per_user, 3);
     }
 
     #[test]

@@ -9,6 +9,9 @@ use actix_web::{App, HttpServer, web};
 use agora_token::RtcTokenBuilder;
 use secrecy::ExposeSecret;
 
+use crate::auth::firebase::FirebaseVerifier;
+use crate::auth::limits::Limits;
+use crate::auth::{AuthModes, Authenticator};
 use crate::middleware::api_log::{ApiLog, ApiLogGuard};
 use crate::middleware::gate::Gate;
 use crate::recorder_client::RecorderClient;
@@ -54,6 +57,27 @@ impl Application {
                 dir: settings.log_dir.display().to_string(),
                 source,
             })?;
+        let modes = AuthModes {
+            keys: !settings.api_keys.is_empty(),
+            firebase: settings.auth.firebase.is_some(),
+        };
+        let verifier = settings
+            .auth
+            .firebase
+            .clone()
+            .map(FirebaseVerifier::new)
+            .transpose()?;
+        if settings.auth.firebase.as_ref().is_some_and(|f| f.emulator) {
+            tracing::warn!(
+                "FIREBASE_AUTH_EMULATOR_HOST is set: unsigned Auth emulator tokens are accepted; never in production"
+            );
+        }
+        let authenticator = Arc::new(Authenticator::new(
+            modes,
+            settings.api_keys.clone().into(),
+            verifier,
+        ));
+        let limits = Limits::new(settings.auth.limits);
         let state = web::Data::new(AppState {
             tokens: RtcTokenBuilder::new(
                 settings.agora.token_version,
@@ -61,7 +85,9 @@ impl Application {
                 settings.agora.app_cert.clone(),
             ),
             api_log,
-            api_keys: settings.api_keys.clone().into(),
+            auth: Arc::clone(&authenticator),
+            access: settings.auth.rules,
+            limits,
             trusted_proxies: settings.trusted_proxies.clone(),
             recorder: RecorderClient::new(
                 &settings.recorder.url,
@@ -76,7 +102,16 @@ impl Application {
             metrics: Arc::default(),
         });
 
-        let gate = Gate::new(state.api_keys.clone(), Arc::clone(&state.metrics));
+        // Users' idle rate-limit buckets are forgotten now and then (bounded memory).
+        let forgetting = state.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+            loop {
+                every.tick().await;
+                forgetting.limits.forget_idle();
+            }
+        });
+        let gate = Gate::new(authenticator, Arc::clone(&state.metrics));
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
@@ -99,6 +134,7 @@ impl Application {
             port,
             token_version = %settings.agora.token_version,
             api_keys = settings.api_keys.len(),
+            firebase_auth = modes.firebase,
             "api-gateway listening"
         );
         Ok(Self {

@@ -5,8 +5,10 @@ use std::sync::Arc;
 
 use agora_token::RtcTokenBuilder;
 use ipnet::IpNet;
-use secrecy::SecretString;
 
+use crate::auth::Authenticator;
+use crate::auth::access::AccessRules;
+use crate::auth::limits::Limits;
 use crate::metrics::Metrics;
 use crate::middleware::api_log::ApiLog;
 use crate::recorder_client::RecorderClient;
@@ -15,7 +17,11 @@ use crate::recorder_client::RecorderClient;
 pub struct AppState {
     pub tokens: RtcTokenBuilder,
     pub api_log: ApiLog,
-    pub api_keys: Arc<[SecretString]>,
+    /// Who may call (API keys, Firebase ID tokens).
+    pub auth: Arc<Authenticator>,
+    /// What users may do, and how often.
+    pub access: AccessRules,
+    pub limits: Limits,
     pub trusted_proxies: Vec<IpNet>,
     pub recorder: RecorderClient,
     /// The recording bot's uid and the longest recording (its token outlives it).

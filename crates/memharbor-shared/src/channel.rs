@@ -25,6 +25,11 @@ fn valid_part(part: &str) -> bool {
 }
 
 impl RecordingChannel {
+    /// True if `uid` is one of the channel's two users (a user's own channel).
+    pub fn has_user(&self, uid: &str) -> bool {
+        self.user1 == uid || self.user2 == uid
+    }
+
     /// Parses `name`, or `None` if it is not a valid recording channel (see [`CHANNEL_RULE`]).
     pub fn parse(name: &str) -> Option<Self> {
         if !is_valid_channel_name(name) {

@@ -1,41 +1,43 @@
 //! The one middleware every request passes through: it gives the request an id (echoed in
-//! `X-Request-Id`, and set on the request so the proxy forwards it), checks the API key when keys
-//! are configured, counts and times the request for `/metrics` under the route pattern the router
-//! matches, and logs failures.
+//! `X-Request-Id`, and set on the request so the proxy forwards it), finds out who is calling
+//! (`crate::auth`: API key, Firebase ID token, or nothing when auth is off) unless the route is
+//! open, counts and times the request for `/metrics` under the route pattern the router matches,
+//! and logs failures.
 //!
-//! One hand-written layer: the key check answers 401 before the inner service is called, and
-//! both the check and the metrics read the path the way the router does (percent-decoded).
+//! The credential check reads the path as the router does (percent-decoded), and answers 401
+//! before the inner service is called. An API key (or auth off) is decided at once; only a
+//! Firebase ID token waits, for its signing key.
 
 use std::future::{Ready, ready};
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::http::header::{AUTHORIZATION, HeaderName, HeaderValue};
-use actix_web::{Error, ResponseError as _};
+use actix_web::{Error, HttpMessage as _, ResponseError as _};
 use futures_util::future::LocalBoxFuture;
-use secrecy::SecretString;
+use memharbor_shared::http_metrics::UNKNOWN_ROUTE;
 use tracing::Instrument as _;
 
+use crate::auth::{self, Authenticator, Caller, keys};
 use crate::error::ApiError;
 use crate::metrics::Metrics;
-use crate::middleware::auth;
-use memharbor_shared::http_metrics::UNKNOWN_ROUTE;
 
 /// Header carrying the request id, in and out.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// The middleware's configuration: the API keys (none = open) and the metrics it feeds.
+/// The middleware's configuration: who may call, and the metrics it feeds.
 #[derive(Clone, Debug)]
 pub struct Gate {
-    keys: Arc<[SecretString]>,
+    auth: Arc<Authenticator>,
     metrics: Arc<Metrics>,
 }
 
 impl Gate {
-    pub fn new(keys: Arc<[SecretString]>, metrics: Arc<Metrics>) -> Self {
-        Self { keys, metrics }
+    pub fn new(auth: Arc<Authenticator>, metrics: Arc<Metrics>) -> Self {
+        Self { auth, metrics }
     }
 }
 
@@ -53,8 +55,8 @@ where
 
     fn new_transform(&self, service: S) -> Self::Future {
         ready(Ok(GateService {
-            service,
-            keys: Arc::clone(&self.keys),
+            service: Rc::new(service),
+            auth: Arc::clone(&self.auth),
             metrics: Arc::clone(&self.metrics),
         }))
     }
@@ -62,9 +64,17 @@ where
 
 #[derive(Debug)]
 pub struct GateService<S> {
-    service: S,
-    keys: Arc<[SecretString]>,
+    service: Rc<S>,
+    auth: Arc<Authenticator>,
     metrics: Arc<Metrics>,
+}
+
+/// What the credential check decided before the inner service may run.
+enum Decision {
+    Let(Caller),
+    /// An ID token to verify (the bearer token, owned).
+    Verify(String),
+    Refuse(auth::Rejection),
 }
 
 impl<S, B> Service<ServiceRequest> for GateService<S>
@@ -84,44 +94,54 @@ where
         let (id, generated) = request_id(&req);
         // What the router will match: percent-decoded. Checking the raw path would let
         // `/%61pi/token` reach `/api/token` unchecked.
-        let routed_path = req.match_info().as_str();
-        let needs_key = auth::needs_key(routed_path);
+        let decision = if keys::needs_credentials(req.match_info().as_str()) {
+            let header = req
+                .headers()
+                .get(AUTHORIZATION)
+                .and_then(|v| v.to_str().ok());
+            match self.auth.decide_now(header) {
+                Some(Ok(caller)) => Decision::Let(caller),
+                Some(Err(rejection)) => Decision::Refuse(rejection),
+                None => Decision::Verify(header.unwrap_or_default().to_owned()),
+            }
+        } else {
+            Decision::Let(Caller::Anyone)
+        };
         // Set on the request too, so the recorder proxy forwards it upstream.
         if generated {
             req.headers_mut().insert(REQUEST_ID, id.clone());
         }
         let method = req.method().clone();
-        let metrics = Arc::clone(&self.metrics);
-        let keys = &self.keys;
-        let denied = !keys.is_empty()
-            && needs_key
-            && !auth::bearer_matches(
-                req.headers()
-                    .get(AUTHORIZATION)
-                    .and_then(|v| v.to_str().ok()),
-                keys,
-            );
-        let inner = if denied {
-            // Not routed: the pattern it would have matched, for the metrics.
-            let route = req.resource_map().match_pattern(req.match_info().as_str());
-            Err((req, route))
-        } else {
-            let span = tracing::debug_span!("request", id = id.to_str().unwrap_or("-"));
-            Ok(self.service.call(req).instrument(span))
-        };
+        let (service, auth, metrics) = (
+            Rc::clone(&self.service),
+            Arc::clone(&self.auth),
+            Arc::clone(&self.metrics),
+        );
         Box::pin(async move {
-            let (mut response, route) = match inner {
-                Ok(call) => {
-                    let response = call.await?;
+            let caller = match decision {
+                Decision::Let(caller) => Ok(caller),
+                Decision::Refuse(rejection) => Err(rejection),
+                Decision::Verify(header) => auth.authenticate(Some(&header)).await,
+            };
+            let (mut response, route) = match caller {
+                Ok(caller) => {
+                    req.extensions_mut().insert(caller);
+                    let span = tracing::debug_span!("request", id = id.to_str().unwrap_or("-"));
+                    let response = service.call(req).instrument(span).await?;
                     // The pattern the router matched (`/api/recording/{sid}`): the route label.
                     let route = response.request().match_pattern();
                     (response.map_into_left_body(), route)
                 }
-                Err((req, route)) => (
-                    req.into_response(ApiError::Unauthorized.error_response())
-                        .map_into_right_body(),
-                    route,
-                ),
+                Err(rejection) => {
+                    metrics.auth_failure(rejection.reason());
+                    // Not routed: the pattern it would have matched, for the metrics.
+                    let route = req.resource_map().match_pattern(req.match_info().as_str());
+                    (
+                        req.into_response(ApiError::Auth(rejection).error_response())
+                            .map_into_right_body(),
+                        route,
+                    )
+                }
             };
             let status = response.status();
             metrics.observe(

@@ -78,3 +78,21 @@ pub fn configure(cfg: &mut ServiceConfig) {
             internal::bot_token,
         ));
 }
+
+/// Handlers take the caller the gate stored; a request the gate did not see is refused.
+impl actix_web::FromRequest for crate::auth::Caller {
+    type Error = actix_web::Error;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &actix_web::HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        use actix_web::HttpMessage as _;
+        std::future::ready(
+            req.extensions()
+                .get::<crate::auth::Caller>()
+                .cloned()
+                .ok_or_else(|| {
+                    crate::error::ApiError::Auth(crate::auth::Rejection::Missing).into()
+                }),
+        )
+    }
+}

@@ -5,11 +5,12 @@ use actix_web::http::header::HeaderValue;
 use actix_web::{HttpRequest, HttpResponse, ResponseError as _, web};
 use memharbor_shared::channel::{CHANNEL_RULE, RecordingChannel};
 use memharbor_shared::internal_api::{
-    self, Given, RecordingList, SessionAnswer, SessionList, StartAnswer, StartRequest, StopAnswer,
-    StopTarget,
+    self, ForUser, Given, RecordingList, SessionAnswer, SessionList, StartAnswer, StartRequest,
+    StopAnswer, StopTarget,
 };
 use serde::Deserialize;
 
+use crate::auth::{Caller, access};
 use crate::error::ApiError;
 use crate::input::body;
 use crate::input::json_field::Field;
@@ -28,19 +29,20 @@ fn request_id(req: &HttpRequest) -> Option<&HeaderValue> {
 async fn logged(
     state: &AppState,
     req: &HttpRequest,
+    caller: &Caller,
     tag: &'static str,
     body: Option<&[u8]>,
     work: impl Future<Output = Result<HttpResponse, ApiError>>,
 ) -> HttpResponse {
     let mut log = state.api_log.entry(tag);
-    log.line(
-        Level::Info,
-        format_args!(
-            "{} from {}",
-            req.method(),
-            ClientIp(client_ip(req, &state.trusted_proxies))
+    let ip = ClientIp(client_ip(req, &state.trusted_proxies));
+    match caller.log_name() {
+        Some(user) => log.line(
+            Level::Info,
+            format_args!("{} from {ip} (user {user})", req.method()),
         ),
-    );
+        None => log.line(Level::Info, format_args!("{} from {ip}", req.method())),
+    }
     if let Some(body) = body {
         log.request_data(body);
     }
@@ -53,6 +55,12 @@ async fn logged(
             response
         }
         Err(e) => {
+            if matches!(
+                e,
+                ApiError::Forbidden { .. } | ApiError::TooManyRequests { .. }
+            ) {
+                state.metrics.auth_failure(e.code_static());
+            }
             outcome_failed(&mut log, &e);
             e.error_response()
         }
@@ -94,13 +102,28 @@ struct StartBody<'a> {
     speakers: Option<Field<'a>>,
 }
 
-pub async fn start(req: HttpRequest, payload: web::Payload, state: State) -> HttpResponse {
+pub async fn start(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: State,
+    caller: Caller,
+) -> HttpResponse {
     let raw = body::read(&req, payload).await;
     let data = raw.as_ref().ok().cloned();
-    logged(&state, &req, "START", data.as_deref(), async {
+    logged(&state, &req, &caller, "START", data.as_deref(), async {
         let raw = raw?;
         let parsed: StartBody = body::parse_object(&raw)?;
         let channel = recording_channel(parsed.channel.as_ref())?;
+        access::may_record(&caller, &channel)?;
+        state.limits.start(&caller)?;
+        if let Some(user) = caller.restricted_to() {
+            // The cap on a user's running recordings (a start of one already running is fine:
+            // it answers that session).
+            let running = state.recorder.sessions_of(user, request_id(&req)).await?;
+            if !running.iter().any(|s| s.channel == channel.as_str()) {
+                state.limits.recordings(running.len())?;
+            }
+        }
         let speakers = match parsed.speakers {
             None => false,
             Some(Field::Bool(b)) => b,
@@ -151,20 +174,37 @@ struct StopBody<'a> {
     channel: Option<Field<'a>>,
 }
 
-pub async fn stop(req: HttpRequest, payload: web::Payload, state: State) -> HttpResponse {
+pub async fn stop(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: State,
+    caller: Caller,
+) -> HttpResponse {
     let raw = body::read(&req, payload).await;
     let data = raw.as_ref().ok().cloned();
-    logged(&state, &req, "STOP", data.as_deref(), async {
+    logged(&state, &req, &caller, "STOP", data.as_deref(), async {
         let raw = raw?;
         let parsed: StopBody = body::parse_object(&raw)?;
         let target =
             StopTarget::from_fields(given(parsed.sid.as_ref()), given(parsed.channel.as_ref()))
                 .map_err(|e| ApiError::bad_request(e.code, Some(e.field), e.message))?;
+        if let (StopTarget::Channel(name), Some(_)) = (&target, caller.restricted_to()) {
+            // A user names their own channel (403 otherwise, as for start); by sid, someone
+            // else's session is simply unknown (the recorder answers 404 for `forUser`).
+            let channel = RecordingChannel::parse(name).ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_channel",
+                    Some("channel"),
+                    format!("{CHANNEL_RULE} ({CHANNEL_ACCEPTS})"),
+                )
+            })?;
+            access::may_record(&caller, &channel)?;
+        }
         state
             .recorder
             .post_json::<_, StopAnswer>(
                 internal_api::STOP,
-                &target.request(),
+                &target.request(caller.restricted_to()),
                 true,
                 request_id(&req),
             )
@@ -173,27 +213,48 @@ pub async fn stop(req: HttpRequest, payload: web::Payload, state: State) -> Http
     .await
 }
 
-pub async fn status(req: HttpRequest, state: State) -> HttpResponse {
+pub async fn status(req: HttpRequest, state: State, caller: Caller) -> HttpResponse {
+    let path = format!(
+        "{}{}",
+        internal_api::SESSIONS,
+        ForUser::query(caller.restricted_to())
+    );
     logged(
         &state,
         &req,
+        &caller,
         "STATUS",
         None,
         state
             .recorder
-            .get_json::<SessionList>(internal_api::SESSIONS, request_id(&req)),
+            .get_json::<SessionList>(&path, request_id(&req)),
     )
     .await
 }
 
-pub async fn list(req: HttpRequest, state: State) -> HttpResponse {
-    let path = match req.query_string() {
+pub async fn list(req: HttpRequest, state: State, caller: Caller) -> HttpResponse {
+    let query = match caller.restricted_to() {
+        // A user's list is theirs, whatever they ask: `user` is set to them.
+        Some(user) => {
+            let mut query = form_urlencoded::Serializer::new(String::new());
+            for (key, value) in form_urlencoded::parse(req.query_string().as_bytes()) {
+                if key != "user" {
+                    query.append_pair(&key, &value);
+                }
+            }
+            query.append_pair("user", user);
+            query.finish()
+        }
+        None => req.query_string().to_owned(),
+    };
+    let path = match query.as_str() {
         "" => internal_api::RECORDINGS.to_owned(),
         query => format!("{}?{query}", internal_api::RECORDINGS),
     };
     logged(
         &state,
         &req,
+        &caller,
         "LIST",
         None,
         state
@@ -203,9 +264,14 @@ pub async fn list(req: HttpRequest, state: State) -> HttpResponse {
     .await
 }
 
-pub async fn session(req: HttpRequest, path: web::Path<String>, state: State) -> HttpResponse {
+pub async fn session(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: State,
+    caller: Caller,
+) -> HttpResponse {
     let sid = path.into_inner();
-    logged(&state, &req, "SESSION", None, async {
+    logged(&state, &req, &caller, "SESSION", None, async {
         // Anything but a sid is unknown; never forward arbitrary paths.
         if uuid::Uuid::parse_str(&sid).is_err() {
             return Err(ApiError::NotFound {
@@ -215,15 +281,27 @@ pub async fn session(req: HttpRequest, path: web::Path<String>, state: State) ->
         }
         state
             .recorder
-            .get_json::<SessionAnswer>(&internal_api::session(&sid), request_id(&req))
+            .get_json::<SessionAnswer>(
+                &format!(
+                    "{}{}",
+                    internal_api::session(&sid),
+                    ForUser::query(caller.restricted_to())
+                ),
+                request_id(&req),
+            )
             .await
     })
     .await
 }
 
-pub async fn file(req: HttpRequest, path: web::Path<String>, state: State) -> HttpResponse {
+pub async fn file(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: State,
+    caller: Caller,
+) -> HttpResponse {
     let filename = path.into_inner();
-    logged(&state, &req, "FILE", None, async {
+    logged(&state, &req, &caller, "FILE", None, async {
         let safe = !filename.is_empty()
             && filename.len() <= 255
             && filename
@@ -243,7 +321,15 @@ pub async fn file(req: HttpRequest, path: web::Path<String>, state: State) -> Ht
                 .collect();
         state
             .recorder
-            .get_file(&internal_api::file(&filename), &forwarded, request_id(&req))
+            .get_file(
+                &format!(
+                    "{}{}",
+                    internal_api::file(&filename),
+                    ForUser::query(caller.restricted_to())
+                ),
+                &forwarded,
+                request_id(&req),
+            )
             .await
     })
     .await

@@ -5,6 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError as _, web};
 use agora_token::Identity;
 use serde::Serialize;
 
+use crate::auth::{Caller, access};
 use crate::error::ApiError;
 use crate::input::token_request::{RawTokenRequest, TokenParams};
 use crate::input::{body, token_request};
@@ -20,17 +21,27 @@ struct Issued {
     expire_in: u32,
 }
 
-pub async fn issue(req: HttpRequest, payload: web::Payload, state: State) -> HttpResponse {
+pub async fn issue(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: State,
+    caller: Caller,
+) -> HttpResponse {
     let mut log = state.api_log.entry("TOKEN");
     let ip = ClientIp(client_ip(&req, &state.trusted_proxies));
     log.line_with(Level::Info, |out| {
         out.push_str("POST from ");
         ip.push_to(out);
+        if let Some(user) = caller.log_name() {
+            out.push_str(" (user ");
+            out.push_str(user);
+            out.push(')');
+        }
     });
     let outcome = match body::read(&req, payload).await {
         Ok(raw) => {
             log.request_data(&raw);
-            answer(&state, &raw, &mut log)
+            answer(&state, &caller, &raw, &mut log)
         }
         Err(e) => Err(e),
     };
@@ -46,7 +57,12 @@ pub async fn issue(req: HttpRequest, payload: web::Payload, state: State) -> Htt
 }
 
 /// A read body's answer: validated, signed, counted, and its success line logged.
-fn answer(state: &AppState, raw: &[u8], log: &mut Entry) -> Result<HttpResponse, ApiError> {
+fn answer(
+    state: &AppState,
+    caller: &Caller,
+    raw: &[u8],
+    log: &mut Entry,
+) -> Result<HttpResponse, ApiError> {
     let request: RawTokenRequest = body::parse_object(raw)?;
     let params = token_request::parse(&request)?;
     if params.identity == Identity::Uid(state.recorder_uid) {
@@ -61,6 +77,12 @@ fn answer(state: &AppState, raw: &[u8], log: &mut Entry) -> Result<HttpResponse,
             ),
         ));
     }
+    access::may_get_token(caller, state.access, params.channel, &params.identity)
+        .inspect_err(|e| state.metrics.auth_failure(e.code))?;
+    state
+        .limits
+        .token(caller)
+        .inspect_err(|e| state.metrics.auth_failure(e.code))?;
     let issued = build(state, &params);
     log.line_with(Level::Info, |out| success_line(out, &params));
     state

@@ -28,6 +28,7 @@ pub fn test_settings(log_dir: &TempDir) -> Settings {
             token_version: Version::V006,
         },
         api_keys: Vec::new(),
+        auth: api_gateway::settings::AuthSettings::default(),
         secret_key: SecretString::from(memharbor_testkit::SECRET.to_owned()),
         log_dir: log_dir.path().to_owned(),
         log_rotation: api_gateway::middleware::api_log::Rotation::default(),

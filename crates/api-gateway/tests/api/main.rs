@@ -12,3 +12,5 @@ mod openapi;
 mod recording;
 mod startup;
 mod token;
+mod user_recordings;
+mod users;

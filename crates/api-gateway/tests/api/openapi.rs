@@ -64,6 +64,7 @@ struct Example {
     body: Option<String>,
     content_type: Option<&'static str>,
     range: Option<&'static str>,
+    bearer: Option<String>,
     status: u16,
 }
 
@@ -76,6 +77,7 @@ fn ex(app: usize, method: &'static str, path: &'static str, status: u16) -> Exam
         body: None,
         content_type: Some("application/json"),
         range: None,
+        bearer: None,
         status,
     }
 }
@@ -98,6 +100,10 @@ impl Example {
         self.range = Some(range);
         self
     }
+    fn bearer(mut self, bearer: &str) -> Self {
+        self.bearer = Some(bearer.to_owned());
+        self
+    }
 }
 
 async fn send(app: &TestApp, e: &Example) -> (u16, Value) {
@@ -112,6 +118,9 @@ async fn send(app: &TestApp, e: &Example) -> (u16, Value) {
     }
     if let Some(range) = e.range {
         request = request.header("range", range);
+    }
+    if let Some(bearer) = &e.bearer {
+        request = request.bearer_auth(bearer);
     }
     let response = request.send().await.unwrap();
     let status = response.status().as_u16();
@@ -148,7 +157,32 @@ async fn the_document_describes_what_is_served() {
         })
         .await,
     ];
-    let (app, keyed, down, slow, broken) = (0, 1, 2, 3, 4);
+    // Users (Firebase ID tokens), with tight limits; and users whose key set is unreachable.
+    let keys = crate::users::KeySet::start().await;
+    let recorder_url = recorder.url.clone();
+    let mut apps = apps.into_iter().collect::<Vec<_>>();
+    apps.push(
+        crate::users::users_app(&keys, move |s| {
+            with_recorder(recorder_url)(s);
+            s.auth.limits.tokens_per_min = 1;
+            s.auth.limits.starts_per_min = 1;
+        })
+        .await,
+    );
+    apps.push(
+        crate::users::users_app(&keys, |s| {
+            if let Some(f) = s.auth.firebase.as_mut() {
+                f.keys_url = format!("http://127.0.0.1:{}/jwks", closed_port());
+            }
+        })
+        .await,
+    );
+    let (app, keyed, down, slow, broken, users, keyless) = (0, 1, 2, 3, 4, 5, 6);
+    let (alice, rater, starter) = (
+        crate::users::id_token("alice"),
+        crate::users::id_token("rater"),
+        crate::users::id_token("starter"),
+    );
     let doc = served_document(&apps[app]).await;
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     assert_eq!(doc["info"]["version"], env!("CARGO_PKG_VERSION"));
@@ -229,6 +263,31 @@ async fn the_document_describes_what_is_served() {
             .range("bytes=0-9"),
         ex(app, "get", "/api/recording/files/{filename}", 404)
             .url("/api/recording/files/none.wav".into()),
+        // Users: someone else's channel; too often; keys unreachable.
+        ex(users, "post", "/api/token", 403)
+            .body(json!({"channel": "g1_carol_dave", "uid": 1}))
+            .bearer(&alice),
+        ex(users, "post", "/api/recording/start", 403)
+            .body(json!({"channel": "g1_carol_dave"}))
+            .bearer(&alice),
+        ex(users, "post", "/api/recording/stop", 403)
+            .body(json!({"channel": "g1_carol_dave"}))
+            .bearer(&alice),
+        ex(users, "post", "/api/token", 200)
+            .body(json!({"channel": "g1_rater_x", "uid": 1}))
+            .bearer(&rater),
+        ex(users, "post", "/api/token", 429)
+            .body(json!({"channel": "g1_rater_x", "uid": 1}))
+            .bearer(&rater),
+        ex(users, "post", "/api/recording/start", 200)
+            .body(json!({"channel": "doc_starter_x"}))
+            .bearer(&starter),
+        ex(users, "post", "/api/recording/start", 429)
+            .body(json!({"channel": "doc_starter_y"}))
+            .bearer(&starter),
+        ex(keyless, "post", "/api/token", 503)
+            .body(json!({"channel": "g1_alice_x", "uid": 1}))
+            .bearer(&alice),
     ];
     for (method, path, body) in recording_routes {
         let url = path

@@ -12,7 +12,7 @@ pub use answers::{
     UploadState, UploadStatus,
 };
 pub use requests::{
-    BotToken, BotTokenRequest, Given, StartRequest, StopRequest, StopRuleError, StopTarget,
+    BotToken, BotTokenRequest, ForUser, Given, StartRequest, StopRequest, StopRuleError, StopTarget,
 };
 
 /// `POST` start / `GET` the sessions in progress.

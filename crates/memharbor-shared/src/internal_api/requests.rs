@@ -18,13 +18,50 @@ pub struct StartRequest {
     pub uid: u32,
 }
 
-/// `POST /internal/sessions/stop`: exactly one of `sid`, `channel`.
+/// `POST /internal/sessions/stop`: exactly one of `sid`, `channel`; with `forUser`, only a
+/// session of that user's channels (anything else is unknown: 404).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct StopRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub for_user: Option<String>,
+}
+
+/// The query of the reading routes (`GET` sessions, one session, a file): with `forUser`, only
+/// what belongs to that user's channels; anything else is unknown (404) or left out.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ForUser {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub for_user: Option<String>,
+}
+
+impl ForUser {
+    /// `?forUser=…` (URL-encoded), or nothing.
+    pub fn query(user: Option<&str>) -> String {
+        user.map(|u| {
+            let encoded: String = url_encode(u);
+            format!("?forUser={encoded}")
+        })
+        .unwrap_or_default()
+    }
+}
+
+/// Percent-encodes everything but unreserved characters (RFC 3986).
+fn url_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 /// A stop request's field as the rule sees it, whatever JSON library read it (`null` = absent).
@@ -84,16 +121,19 @@ impl StopTarget {
         }
     }
 
-    /// The request the gateway sends for this target.
-    pub fn request(&self) -> StopRequest {
+    /// The request the gateway sends for this target, restricted to `for_user`'s sessions.
+    pub fn request(&self, for_user: Option<&str>) -> StopRequest {
+        let for_user = for_user.map(str::to_owned);
         match self {
             StopTarget::Sid(sid) => StopRequest {
                 sid: Some(sid.clone()),
                 channel: None,
+                for_user,
             },
             StopTarget::Channel(channel) => StopRequest {
                 sid: None,
                 channel: Some(channel.clone()),
+                for_user,
             },
         }
     }
@@ -139,7 +179,11 @@ mod tests {
                 code
             );
         }
-        let wire = serde_json::to_string(&StopTarget::Sid("s".into()).request()).unwrap();
+        let wire = serde_json::to_string(&StopTarget::Sid("s".into()).request(None)).unwrap();
         assert_eq!(wire, r#"{"sid":"s"}"#);
+        let wire = serde_json::to_string(&StopTarget::Sid("s".into()).request(Some("a"))).unwrap();
+        assert_eq!(wire, r#"{"sid":"s","forUser":"a"}"#);
+        assert_eq!(ForUser::query(Some("a b@c")), "?forUser=a%20b%40c");
+        assert_eq!(ForUser::query(None), "");
     }
 }

@@ -4,6 +4,8 @@ use actix_files::NamedFile;
 use actix_web::http::header::{ContentDisposition, DispositionParam, DispositionType};
 use actix_web::{HttpRequest, HttpResponse, Responder as _, web};
 
+use memharbor_shared::internal_api::ForUser;
+
 use super::RecorderState;
 use crate::error::RecorderError;
 use crate::storage::ListQuery;
@@ -67,10 +69,20 @@ pub async fn file(
     state: web::Data<RecorderState>,
     req: HttpRequest,
     path: web::Path<String>,
+    query: web::Query<ForUser>,
 ) -> Result<HttpResponse, RecorderError> {
     let filename = path.into_inner();
-    // Only names the index knows: never a path built from unchecked input.
-    if !state.store.index.has_file(&filename) {
+    // Only names the index knows (never a path built from unchecked input), and with `forUser`
+    // only files of that user's recordings.
+    let owner = state
+        .store
+        .index
+        .recording_of_file(&filename)
+        .ok_or(RecorderError::RecordingNotFound)?;
+    if let Some(user) = &query.for_user
+        && owner.body.user1 != *user
+        && owner.body.user2 != *user
+    {
         return Err(RecorderError::RecordingNotFound);
     }
     let path = state.recordings_dir.join(&filename);

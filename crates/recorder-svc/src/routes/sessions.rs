@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::RecorderState;
 use crate::error::RecorderError;
 use crate::session;
-use memharbor_shared::internal_api::{Given, SessionList, StartRequest, StopTarget};
+use memharbor_shared::internal_api::{ForUser, Given, SessionList, StartRequest, StopTarget};
 
 fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, RecorderError> {
     serde_json::from_slice(body).map_err(|e| {
@@ -36,6 +36,8 @@ struct RawStopRequest {
     sid: Option<Value>,
     #[serde(default)]
     channel: Option<Value>,
+    #[serde(default, rename = "forUser")]
+    for_user: Option<String>,
 }
 
 fn given(value: Option<&Value>) -> Given<'_> {
@@ -60,12 +62,18 @@ pub async fn stop(
         }
         StopTarget::Channel(channel) => session::StopTarget::Channel(channel),
     };
-    let body = state.sessions.stop(target).await?;
+    let body = state
+        .sessions
+        .stop(target, request.for_user.as_deref())
+        .await?;
     Ok(HttpResponse::Ok().json(body))
 }
 
-pub async fn status(state: web::Data<RecorderState>) -> HttpResponse {
-    let sessions = state.sessions.recording();
+pub async fn status(state: web::Data<RecorderState>, query: web::Query<ForUser>) -> HttpResponse {
+    let mut sessions = state.sessions.recording();
+    if let Some(user) = &query.for_user {
+        sessions.retain(|s| s.user1 == *user || s.user2 == *user);
+    }
     HttpResponse::Ok().json(SessionList {
         count: sessions.len(),
         sessions,
@@ -75,14 +83,27 @@ pub async fn status(state: web::Data<RecorderState>) -> HttpResponse {
 pub async fn one(
     state: web::Data<RecorderState>,
     path: web::Path<String>,
+    query: web::Query<ForUser>,
 ) -> Result<HttpResponse, RecorderError> {
     let sid: Uuid = path.parse().map_err(|_| RecorderError::SessionNotFound)?;
+    let theirs = |user1: &str, user2: &str| {
+        query
+            .for_user
+            .as_deref()
+            .is_none_or(|u| u == user1 || u == user2)
+    };
     if let Some(entry) = state.sessions.get(sid).and_then(|h| h.status()) {
-        return Ok(HttpResponse::Ok().json(entry));
+        return if theirs(&entry.user1, &entry.user2) {
+            Ok(HttpResponse::Ok().json(entry))
+        } else {
+            Err(RecorderError::SessionNotFound)
+        };
     }
     match state.store.index.get(sid) {
-        Some(record) => Ok(HttpResponse::Ok().json(state.store.current(record.body.clone()))),
-        None => Err(RecorderError::SessionNotFound),
+        Some(record) if theirs(&record.body.user1, &record.body.user2) => {
+            Ok(HttpResponse::Ok().json(state.store.current(record.body.clone())))
+        }
+        _ => Err(RecorderError::SessionNotFound),
     }
 }
 

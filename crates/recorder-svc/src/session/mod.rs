@@ -185,8 +185,13 @@ impl Sessions {
         Ok(view)
     }
 
-    /// Stops a session, or answers the final body of one that already ended.
-    pub async fn stop(&self, target: StopTarget) -> Result<StopAnswer, RecorderError> {
+    /// Stops a session, or answers the final body of one that already ended. With `for_user`,
+    /// only a session of that user's channels: any other is unknown (404), and is not stopped.
+    pub async fn stop(
+        &self,
+        target: StopTarget,
+        for_user: Option<&str>,
+    ) -> Result<StopAnswer, RecorderError> {
         let active = {
             let reg = self.ctx.registry();
             match &target {
@@ -205,6 +210,7 @@ impl Sessions {
                     .cloned(),
             }
         };
+        let active = active.filter(|h| for_user.is_none_or(|u| h.channel.has_user(u)));
         if let Some(handle) = active {
             // A session still starting is stopped as soon as it records (or answers 404 if it fails).
             let (reply, answer) = oneshot::channel();
@@ -224,6 +230,7 @@ impl Sessions {
             ),
         };
         stored
+            .filter(|s| for_user.is_none_or(|u| s.body.user1 == u || s.body.user2 == u))
             .map(|s| self.ctx.store.current(s.body.clone()))
             .ok_or(RecorderError::SessionNotFound)
     }

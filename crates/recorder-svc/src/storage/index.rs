@@ -160,6 +160,13 @@ impl RecordIndex {
     }
 
     /// True if `filename` is a file of a finished recording.
+    /// The recording `filename` belongs to.
+    pub fn recording_of_file(&self, filename: &str) -> Option<Arc<Recording>> {
+        let records = self.read();
+        let sid = records.by_file.get(filename)?;
+        records.by_sid.get(sid).cloned()
+    }
+
     pub fn has_file(&self, filename: &str) -> bool {
         self.read().by_file.contains_key(filename)
     }
