@@ -86,6 +86,7 @@ bench: bench-tokens bench-http bench-recorder
 
 bench-tokens:
 	$(CARGO) bench -p agora-token --bench build
+	$(CARGO) bench -p api-gateway --bench id_token
 
 bench-http: setup-bench
 	@bench/http.sh

@@ -29,7 +29,7 @@ trap cleanup EXIT
 [ -f "$LUA" ] || { echo "bench: $LUA not found (set BASELINES=)" >&2; exit 1; }
 command -v wrk >/dev/null || { echo "bench: wrk not installed (make bench installs it)" >&2; exit 1; }
 
-cargo build --release -q -p api-gateway --bin api-gateway --example bare_handler
+cargo build --release -q -p api-gateway --bin api-gateway --example bare_handler --example id_token_fixture
 "$BASELINES/original-django/ensure_venv.sh"
 
 wait_for() { # url
@@ -79,6 +79,42 @@ start_gateway() { # request log on, stdout logs at the default level
     RECORDER_URL=http://127.0.0.1:1 "$ROOT/target/release/api-gateway" >> "$WORK/gateway.out" 2>&1) &
   pids+=($!)
 }
+# The gateway with auth: API keys, then Firebase ID tokens (a key set served from loopback, one
+# user's token), each with its own wrk script carrying the credential.
+target/release/examples/id_token_fixture > "$WORK/fixture.json"
+mkdir -p "$WORK/jwks"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); open(sys.argv[2],"w").write(json.dumps(d["jwks"])); open(sys.argv[3],"w").write(d["token"])' \
+  "$WORK/fixture.json" "$WORK/jwks/jwks.json" "$WORK/id-token"
+for cred in keys firebase; do
+  bearer=$([ "$cred" = keys ] && echo bench-key || cat "$WORK/id-token")
+  { cat "$LUA"; echo "wrk.headers[\"Authorization\"] = \"Bearer $bearer\""; } > "$WORK/post_token_$cred.lua"
+done
+(cd "$WORK/jwks" && exec python3 -m http.server 18009 --bind 127.0.0.1 >/dev/null 2>&1) &
+pids+=($!)
+start_gateway_auth() { # keys | firebase
+  local auth=(MEMHARBOR_API_KEYS=bench-key)
+  [ "$1" = firebase ] && auth=(MEMHARBOR_AUTH=firebase FIREBASE_PROJECT_ID=demo-memharbor \
+    MEMHARBOR_AUTH_KEYS_URL=http://127.0.0.1:18009/jwks.json MEMHARBOR_RATE_TOKENS_PER_MIN=0)
+  (cd "$WORK" && exec env -i PATH="$PATH" "${auth[@]}" \
+    AGORA_APP_ID=970CA35de60c44645bbae8a215061b33 AGORA_APP_CERT=5CFd2fd1755d40ecb72977518be15d3b \
+    MEMHARBOR_SECRET_KEY="$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')" \
+    MEMHARBOR_HTTP_ADDR=127.0.0.1:18004 MEMHARBOR_LOG_DIR="$WORK/logs-$1" MEMHARBOR_LOG_MAX_MB=0 \
+    RECORDER_URL=http://127.0.0.1:1 "$ROOT/target/release/api-gateway" >> "$WORK/gateway-$1.out" 2>&1) &
+  pids+=($!)
+}
+wait_auth() { # url credential
+  for _ in $(seq 1 100); do
+    curl -sf -o /dev/null -X POST -H 'content-type: application/json' -H "authorization: Bearer $2" \
+      -d '{"channel":"group1_alice_bob","uid":1}' "$1" && return 0
+    sleep 0.1
+  done
+  echo "bench: $1 never answered" >&2; exit 1
+}
+run_wrk_with() { # name url lua
+  local LUA=$3
+  run_wrk "$1" "$2"
+}
+
 stop_last() { kill "${pids[-1]}" 2>/dev/null || true; wait "${pids[-1]}" 2>/dev/null || true; }
 
 for round in $(seq 1 "$ROUNDS"); do
@@ -89,6 +125,10 @@ for round in $(seq 1 "$ROUNDS"); do
   run_wrk bare-actix http://127.0.0.1:18002/api/token; stop_last
   start_gateway; wait_for http://127.0.0.1:18003/api/token
   run_wrk memharbor-gateway http://127.0.0.1:18003/api/token; stop_last
+  start_gateway_auth keys; wait_auth http://127.0.0.1:18004/api/token bench-key
+  run_wrk_with gateway-api-key http://127.0.0.1:18004/api/token "$WORK/post_token_keys.lua"; stop_last
+  start_gateway_auth firebase; wait_auth http://127.0.0.1:18004/api/token "$(cat "$WORK/id-token")"
+  run_wrk_with gateway-id-token http://127.0.0.1:18004/api/token "$WORK/post_token_firebase.lua"; stop_last
 done
 logged=$(grep -c 'Success' "$WORK/logs/api.log" || true)
 
@@ -115,6 +155,9 @@ print(f"gateway / bare     = {g[0] / b[0]:.2f}x  (for information)")
 print(f"gateway p99        = {g[2]:.2f} ms (guard <= 3 ms), non-2xx = {g[3]} (guard 0)")
 answered = sum(r[5] for r in runs["memharbor-gateway"])
 print(f"gateway requests answered (all rounds) = {answered}; api.log 'Success' lines = {sys.argv[2]} (none dropped if >=)")
+if "gateway-api-key" in rows and "gateway-id-token" in rows:
+    k, f = rows["gateway-api-key"], rows["gateway-id-token"]
+    print(f"auth: API key {k[0]:.0f} req/s (p99 {k[2]:.2f} ms), Firebase ID token {f[0]:.0f} req/s (p99 {f[2]:.2f} ms): ID tokens at {f[0] / k[0]:.2f}x")
 failed = [what for what, ok in [
     ("gateway below 25x the original", g[0] / o[0] >= 25),
     ("gateway p99 above 3 ms", g[2] <= 3.0),
