@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use memharbor_testkit::emulators;
+use recorder_svc::storage::firebase::Credentials;
 use recorder_svc::storage::firebase::Storage;
-use recorder_svc::storage::firebase::auth::Credentials;
 use recorder_svc::storage::firebase::gcs::{Endpoints, UploadStep, md5_base64};
 
 fn rss_kb() -> u64 {

@@ -172,6 +172,19 @@ impl Server {
         }
     }
 
+    /// Firestore emulator: forgets every document, as a restart would.
+    pub async fn reset_firestore(&self) {
+        let r = reqwest::Client::new()
+            .delete(format!(
+                "{}/emulator/v1/projects/demo-memharbor/databases/(default)/documents",
+                self.url
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "reset: {}", r.status());
+    }
+
     /// Firestore emulator: every document of `collection`, raw (typed values).
     pub async fn documents(&self, collection: &str) -> Vec<Value> {
         let url = format!(

@@ -128,27 +128,14 @@ struct Raw {
 
 /// `host:port` or a URL → a base URL without a trailing slash.
 fn emulator_base(host: &str) -> String {
-    let host = host.trim().trim_end_matches('/');
-    if host.starts_with("http://") || host.starts_with("https://") {
-        host.to_owned()
-    } else {
-        format!("http://{host}")
-    }
+    memharbor_google::settings::emulator_base(host)
 }
 
 fn firebase(raw: &Raw) -> Result<Option<FirebaseSettings>, SettingsError> {
     let Some(project_id) = present(&raw.firebase_project_id) else {
         return Ok(None);
     };
-    if !project_id
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-    {
-        return Err(err(
-            "FIREBASE_PROJECT_ID",
-            "must be a Firebase project id (letters, digits and dashes)",
-        ));
-    }
+    memharbor_google::settings::project_id(project_id)?;
     let bucket = present(&raw.firebase_storage_bucket)
         .ok_or_else(|| err("FIREBASE_STORAGE_BUCKET", "is missing: with FIREBASE_PROJECT_ID set it names the Storage bucket, like your-project-id.appspot.com"))?;
     let credentials = if flag("FIREBASE_USE_EMULATOR", present(&raw.firebase_use_emulator))? {
@@ -162,7 +149,7 @@ fn firebase(raw: &Raw) -> Result<Option<FirebaseSettings>, SettingsError> {
             storage: emulator_base(storage),
         }
     } else if let Some(json) = present(&raw.firebase_service_account) {
-        crate::storage::firebase::auth::check_service_account(json)
+        memharbor_google::check_service_account(json)
             .map_err(|problem| err("FIREBASE_SERVICE_ACCOUNT", problem))?;
         FirebaseCredentials::ServiceAccount(SecretString::from(json.to_owned()))
     } else {

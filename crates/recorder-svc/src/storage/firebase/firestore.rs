@@ -1,14 +1,11 @@
-//! Firestore through its REST API: one document per recording in `recordings`, written by id (so a
-//! retried write never makes a second document), and the list query (filters, newest first,
-//! cursor paging).
+//! The recordings collection in Firestore: one document per recording in `recordings`, written
+//! by id (so a retried write never makes a second document), and the list query (filters, newest
+//! first, cursor paging). Firestore's REST API itself is `memharbor_google`'s.
 
-use std::sync::Arc;
-use std::time::Duration;
-
+use memharbor_google::firestore::Document;
 use serde_json::{Map, Value, json};
 
-use super::auth::Credentials;
-use super::{FirebaseError, http_error, transport_error};
+use super::FirebaseError;
 use crate::record::{AudioSpec, RecordingItem, RecordingList, SPEC};
 use crate::storage::list::{ListQuery, MAX_LIMIT, decode_cursor};
 
@@ -16,61 +13,7 @@ pub use super::document::COLLECTION;
 
 #[derive(Debug)]
 pub struct Firestore {
-    http: reqwest::Client,
-    /// `…/v1/projects/{p}/databases/(default)/documents`
-    documents: String,
-    /// `projects/{p}/databases/(default)/documents`, for references.
-    root: String,
-    credentials: Arc<Credentials>,
-}
-
-/// Plain JSON → Firestore's typed values (integers as `integerValue` strings, objects as maps).
-pub fn encode(value: &Value) -> Value {
-    match value {
-        Value::Null => json!({"nullValue": null}),
-        Value::Bool(b) => json!({"booleanValue": b}),
-        Value::Number(n) if n.is_i64() || n.is_u64() => json!({"integerValue": n.to_string()}),
-        Value::Number(n) => json!({"doubleValue": n.as_f64()}),
-        Value::String(s) => json!({"stringValue": s}),
-        Value::Array(items) => {
-            json!({"arrayValue": {"values": items.iter().map(encode).collect::<Vec<_>>()}})
-        }
-        Value::Object(map) => json!({"mapValue": {"fields": encode_fields(map)}}),
-    }
-}
-
-pub fn encode_fields(map: &Map<String, Value>) -> Map<String, Value> {
-    map.iter().map(|(k, v)| (k.clone(), encode(v))).collect()
-}
-
-/// Firestore's typed values → plain JSON.
-pub fn decode(value: &Value) -> Value {
-    let Some((kind, inner)) = value.as_object().and_then(|o| o.iter().next()) else {
-        return Value::Null;
-    };
-    match kind.as_str() {
-        "integerValue" => inner
-            .as_str()
-            .and_then(|s| s.parse::<i64>().ok())
-            .map_or(Value::Null, Value::from),
-        "mapValue" => Value::Object(decode_fields(inner.get("fields").unwrap_or(&Value::Null))),
-        "arrayValue" => Value::Array(
-            inner
-                .get("values")
-                .and_then(Value::as_array)
-                .map(|v| v.iter().map(decode).collect())
-                .unwrap_or_default(),
-        ),
-        "nullValue" => Value::Null,
-        _ => inner.clone(),
-    }
-}
-
-pub fn decode_fields(fields: &Value) -> Map<String, Value> {
-    fields
-        .as_object()
-        .map(|f| f.iter().map(|(k, v)| (k.clone(), decode(v))).collect())
-        .unwrap_or_default()
+    inner: memharbor_google::firestore::Firestore,
 }
 
 fn eq(field: &str, value: &str) -> Value {
@@ -78,19 +21,13 @@ fn eq(field: &str, value: &str) -> Value {
 }
 
 impl Firestore {
-    pub fn new(
-        http: reqwest::Client,
-        base: &str,
-        project: &str,
-        credentials: Arc<Credentials>,
-    ) -> Self {
-        let root = format!("projects/{project}/databases/(default)/documents");
-        Self {
-            http,
-            documents: format!("{}/v1/{root}", base.trim_end_matches('/')),
-            root,
-            credentials,
-        }
+    pub fn new(inner: memharbor_google::firestore::Firestore) -> Self {
+        Self { inner }
+    }
+
+    /// The database's client (the cluster's directory shares it).
+    pub fn client(&self) -> &memharbor_google::firestore::Firestore {
+        &self.inner
     }
 
     /// Writes document `id` of `collection` with exactly `fields` (plain JSON); creates or replaces.
@@ -100,25 +37,10 @@ impl Firestore {
         id: &str,
         fields: &Map<String, Value>,
     ) -> Result<(), FirebaseError> {
-        let response = self
-            .http
-            .patch(format!("{}/{collection}/{id}", self.documents))
-            .header("authorization", self.credentials.bearer().await?)
-            .timeout(Duration::from_secs(30))
-            .json(&json!({"fields": encode_fields(fields)}))
-            .send()
-            .await
-            .map_err(|e| transport_error("writing the Firestore document", &e))?;
-        let status = response.status();
-        if status.is_success() {
-            Ok(())
-        } else {
-            Err(http_error(
-                "writing the Firestore document",
-                status,
-                &response.text().await.unwrap_or_default(),
-            ))
-        }
+        Ok(self
+            .inner
+            .set(&format!("{collection}/{id}"), fields)
+            .await?)
     }
 
     /// Document `id` of `collection` as plain JSON, or `None`.
@@ -127,32 +49,11 @@ impl Firestore {
         collection: &str,
         id: &str,
     ) -> Result<Option<Map<String, Value>>, FirebaseError> {
-        let response = self
-            .http
-            .get(format!("{}/{collection}/{id}", self.documents))
-            .header("authorization", self.credentials.bearer().await?)
-            .timeout(Duration::from_secs(30))
-            .send()
-            .await
-            .map_err(|e| transport_error("reading the Firestore document", &e))?;
-        match response.status().as_u16() {
-            200 => {
-                let doc: Value = response
-                    .json()
-                    .await
-                    .map_err(|e| FirebaseError::Transient(e.to_string()))?;
-                Ok(Some(decode_fields(&doc["fields"])))
-            }
-            404 => Ok(None),
-            _ => {
-                let status = response.status();
-                Err(http_error(
-                    "reading the Firestore document",
-                    status,
-                    &response.text().await.unwrap_or_default(),
-                ))
-            }
-        }
+        Ok(self
+            .inner
+            .get(&format!("{collection}/{id}"))
+            .await?
+            .map(|doc| doc.fields))
     }
 
     /// `GET /api/recording/list` from the `recordings` collection.
@@ -183,36 +84,12 @@ impl Firestore {
         }
         if let Some((recorded_at, id)) = q.cursor.as_deref().and_then(decode_cursor) {
             query["startAt"] = json!({
-                "values": [{"stringValue": recorded_at}, {"referenceValue": format!("{}/{COLLECTION}/{id}", self.root)}],
+                "values": [{"stringValue": recorded_at}, {"referenceValue": self.inner.name(&format!("{COLLECTION}/{id}"))}],
                 "before": false,
             });
         }
-        let response = self
-            .http
-            .post(format!("{}:runQuery", self.documents))
-            .header("authorization", self.credentials.bearer().await?)
-            .timeout(Duration::from_secs(30))
-            .json(&json!({"structuredQuery": query}))
-            .send()
-            .await
-            .map_err(|e| transport_error("listing recordings in Firestore", &e))?;
-        let status = response.status();
-        if !status.is_success() {
-            return Err(http_error(
-                "listing recordings in Firestore",
-                status,
-                &response.text().await.unwrap_or_default(),
-            ));
-        }
-        let rows: Vec<Value> = response
-            .json()
-            .await
-            .map_err(|e| FirebaseError::Transient(e.to_string()))?;
-        let mut items: Vec<RecordingItem> = rows
-            .iter()
-            .filter_map(|row| row.get("document"))
-            .map(item)
-            .collect();
+        let (docs, _) = self.inner.query(query).await?;
+        let mut items: Vec<RecordingItem> = docs.iter().map(item).collect();
         let more = items.len() > limit;
         items.truncate(limit);
         let next_cursor = if more {
@@ -232,8 +109,8 @@ impl Firestore {
     }
 }
 
-fn item(doc: &Value) -> RecordingItem {
-    let fields = decode_fields(&doc["fields"]);
+fn item(doc: &Document) -> RecordingItem {
+    let fields = &doc.fields;
     let text = |k: &str| {
         fields
             .get(k)
@@ -252,11 +129,7 @@ fn item(doc: &Value) -> RecordingItem {
         .and_then(|s| serde_json::from_value::<AudioSpec>(s.clone()).ok())
         .unwrap_or(SPEC);
     RecordingItem {
-        id: doc["name"]
-            .as_str()
-            .and_then(|n| n.rsplit('/').next())
-            .unwrap_or_default()
-            .to_owned(),
+        id: doc.path.rsplit('/').next().unwrap_or_default().to_owned(),
         filename: text("filename"),
         url: text("url"),
         channel: text("channel"),
@@ -308,20 +181,5 @@ mod tests {
                 assert!(indexes.contains(&fields), "no index for {fields:?}");
             }
         }
-    }
-
-    #[test]
-    fn values_round_trip_with_integers_as_firestore_wants_them() {
-        let plain = json!({"a": "x", "n": 120000, "f": 1.5, "m": {"sampleRate": 16000}, "l": [1, "b"], "z": null, "t": true});
-        let encoded = encode(&plain);
-        assert_eq!(
-            encoded["mapValue"]["fields"]["n"],
-            json!({"integerValue": "120000"})
-        );
-        assert_eq!(
-            encoded["mapValue"]["fields"]["m"]["mapValue"]["fields"]["sampleRate"],
-            json!({"integerValue": "16000"})
-        );
-        assert_eq!(decode(&encoded), plain);
     }
 }

@@ -11,8 +11,8 @@ use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
 
-use super::auth::Credentials;
 use super::{FirebaseError, http_error, transport_error};
+use memharbor_google::Credentials;
 
 /// Where the APIs live: Google's, or the emulators'.
 #[derive(Debug, Clone)]

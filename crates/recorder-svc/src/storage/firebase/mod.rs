@@ -1,9 +1,9 @@
 //! Firebase: recordings uploaded to Storage and described in Firestore, through their REST APIs.
-//! `gcs` (Storage) and `firestore` each own one API; `auth` owns credentials; `document` is the
-//! Firestore document's schema; `job` is the persisted record of one upload and `queue` makes
+//! `gcs` (Storage) and `firestore` (the recordings collection) each own one API, over
+//! `memharbor_google` (credentials, Firestore's REST calls); `document` is the Firestore
+//! document's schema; `job` is the persisted record of one upload and `queue` makes
 //! every upload happen exactly once, whatever fails on the way.
 
-pub mod auth;
 pub mod document;
 pub mod firestore;
 pub mod gcs;
@@ -17,6 +17,7 @@ use secrecy::SecretString;
 
 pub use firestore::Firestore;
 pub use gcs::Storage;
+pub use memharbor_google::Credentials;
 pub use queue::UploadQueue;
 
 /// Where recordings go when Firebase is configured.
@@ -64,27 +65,25 @@ impl FirebaseError {
     }
 }
 
-/// Classifies an HTTP answer of a Google API.
-pub(crate) fn http_error(what: &str, status: reqwest::StatusCode, body: &str) -> FirebaseError {
-    let detail: String = body.chars().take(300).collect();
-    let text = format!("{what}: {status} {}", detail.trim());
-    match status.as_u16() {
-        401 => FirebaseError::Permanent(format!(
-            "{text} — the credentials were rejected; check FIREBASE_SERVICE_ACCOUNT"
-        )),
-        403 => FirebaseError::Permanent(format!(
-            "{text} — permission denied; give the service account access to the bucket and Firestore"
-        )),
-        404 => FirebaseError::Permanent(format!(
-            "{text} — not found; check FIREBASE_STORAGE_BUCKET and FIREBASE_PROJECT_ID"
-        )),
-        400 | 405 | 409 | 411 | 412 | 413 => FirebaseError::Permanent(text),
-        _ => FirebaseError::Transient(text),
+impl From<memharbor_google::GoogleError> for FirebaseError {
+    fn from(e: memharbor_google::GoogleError) -> Self {
+        use memharbor_google::GoogleError;
+        match e {
+            GoogleError::Transient(text) => FirebaseError::Transient(text),
+            GoogleError::Permanent(text) | GoogleError::Conflict(text) => {
+                FirebaseError::Permanent(text)
+            }
+        }
     }
 }
 
+/// Classifies an HTTP answer of a Google API.
+pub(crate) fn http_error(what: &str, status: reqwest::StatusCode, body: &str) -> FirebaseError {
+    memharbor_google::http_error(what, status, body).into()
+}
+
 pub(crate) fn transport_error(what: &str, e: &reqwest::Error) -> FirebaseError {
-    FirebaseError::Transient(format!("{what}: {e}"))
+    memharbor_google::transport_error(what, e).into()
 }
 
 /// The Firebase clients, built once at start.
@@ -100,15 +99,15 @@ impl Firebase {
         use secrecy::ExposeSecret as _;
         let (credentials, endpoints) = match &settings.credentials {
             FirebaseCredentials::Emulator { firestore, storage } => (
-                auth::Credentials::Emulator,
+                memharbor_google::Credentials::Emulator,
                 gcs::Endpoints::emulator(storage, firestore),
             ),
             FirebaseCredentials::ServiceAccount(json) => (
-                auth::Credentials::service_account(json.expose_secret())?,
+                memharbor_google::Credentials::service_account(json.expose_secret())?,
                 gcs::Endpoints::production(),
             ),
             FirebaseCredentials::ApplicationDefault => (
-                auth::Credentials::application_default().await?,
+                memharbor_google::Credentials::application_default().await?,
                 gcs::Endpoints::production(),
             ),
         };
@@ -125,12 +124,12 @@ impl Firebase {
                 settings.chunk_bytes,
                 Arc::clone(&credentials),
             )),
-            firestore: Arc::new(Firestore::new(
+            firestore: Arc::new(Firestore::new(memharbor_google::firestore::Firestore::new(
                 http,
                 &endpoints.firestore,
                 &settings.project_id,
                 credentials,
-            )),
+            ))),
         })
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use gcp_auth::{CustomServiceAccount, TokenProvider};
 
-use super::FirebaseError;
+use super::GoogleError;
 
 /// One scope covers Storage and Firestore.
 const SCOPES: &[&str] = &["https://www.googleapis.com/auth/cloud-platform"];
@@ -50,8 +50,20 @@ impl Credentials {
             .map_err(|e| format!("no Google credentials found (set FIREBASE_SERVICE_ACCOUNT, or run where Application Default Credentials exist): {e}"))
     }
 
+    /// The credentials `source` names (a service account key is read, never logged).
+    pub async fn from_source(source: &crate::CredentialSource) -> Result<Self, String> {
+        use secrecy::ExposeSecret as _;
+        match source {
+            crate::CredentialSource::Emulator => Ok(Credentials::Emulator),
+            crate::CredentialSource::ServiceAccount(json) => {
+                Self::service_account(json.expose_secret())
+            }
+            crate::CredentialSource::ApplicationDefault => Self::application_default().await,
+        }
+    }
+
     /// The `Authorization` header value.
-    pub async fn bearer(&self) -> Result<String, FirebaseError> {
+    pub async fn bearer(&self) -> Result<String, GoogleError> {
         match self {
             Credentials::Emulator => Ok("Bearer owner".to_owned()),
             Credentials::Provider(provider) => provider
@@ -59,7 +71,7 @@ impl Credentials {
                 .await
                 .map(|t| format!("Bearer {}", t.as_str()))
                 .map_err(|e| {
-                    FirebaseError::Transient(format!("cannot get a Google access token: {e}"))
+                    GoogleError::Transient(format!("cannot get a Google access token: {e}"))
                 }),
         }
     }

@@ -1,0 +1,224 @@
+//! Channel claims: one session per channel across the cluster. A claim is created if absent, and
+//! otherwise changed only by compare-and-set on the document's update time, so two recorders
+//! racing for a channel always agree on the winner. Every new claim of a channel takes the next
+//! fencing number.
+
+use memharbor_google::GoogleError;
+use memharbor_google::firestore::{Document, Precondition, Write};
+use serde_json::json;
+
+use crate::{CHANNELS, Directory, SESSIONS, Unavailable, id_of, number, object, text};
+
+/// How many times a claim or a release re-reads after losing a race before giving up.
+const ATTEMPTS: usize = 8;
+
+/// The outcome of claiming a channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// Ours, with this fencing number (write it into the session's journal).
+    Granted { fencing: u64 },
+    /// A live recorder records it already: that session is the channel's.
+    Existing { sid: String, recorder: String },
+    /// Its owner's heartbeat is stale (or it restarted): the session waits to be taken over.
+    Orphaned { sid: String, recorder: String },
+}
+
+/// A channel's claim as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelClaim {
+    pub sid: String,
+    pub recorder: String,
+    pub incarnation: String,
+    pub fencing: u64,
+    /// Held by a session in progress (`false` once released).
+    pub active: bool,
+}
+
+fn claim_of(doc: &Document) -> ChannelClaim {
+    let f = &doc.fields;
+    ChannelClaim {
+        sid: text(f, "sid"),
+        recorder: text(f, "recorder"),
+        incarnation: text(f, "incarnation"),
+        fencing: number(f, "fencing"),
+        active: text(f, "state") == "active",
+    }
+}
+
+/// The claim and the session's route, written together.
+fn claim_writes(
+    channel: &str,
+    sid: &str,
+    me: &str,
+    incarnation: &str,
+    fencing: u64,
+    stem: &str,
+    precondition: Precondition,
+) -> [Write; 2] {
+    [
+        Write::set(
+            format!("{CHANNELS}/{channel}"),
+            object(
+                json!({"sid": sid, "recorder": me, "incarnation": incarnation,
+                          "fencing": fencing, "state": "active"}),
+            ),
+        )
+        .server_time("claimedAt")
+        .only(precondition),
+        Write::set(
+            format!("{SESSIONS}/{sid}"),
+            object(
+                json!({"channel": channel, "recorder": me, "incarnation": incarnation,
+                          "fencing": fencing, "stem": stem}),
+            ),
+        )
+        .server_time("claimedAt"),
+    ]
+}
+
+impl Directory {
+    /// The claim on `channel`, if any.
+    pub async fn channel(&self, channel: &str) -> Result<Option<ChannelClaim>, Unavailable> {
+        self.count_reads(1);
+        Ok(self
+            .firestore
+            .get(&format!("{CHANNELS}/{channel}"))
+            .await?
+            .as_ref()
+            .map(claim_of))
+    }
+
+    /// Claims `channel` for session `sid` (files `stem…`) on recorder `me` in `incarnation`,
+    /// atomically: a new claim, or the next fencing number of a released one; otherwise the live
+    /// session that has it, or the orphan that waits for a new owner.
+    pub async fn claim(
+        &self,
+        channel: &str,
+        sid: &str,
+        me: &str,
+        incarnation: &str,
+        stem: &str,
+    ) -> Result<Claim, Unavailable> {
+        let path = format!("{CHANNELS}/{channel}");
+        for _ in 0..ATTEMPTS {
+            self.count_reads(1);
+            let current = self.firestore.get(&path).await?;
+            let (fencing, precondition) = match &current {
+                None => (1, Precondition::Exists(false)),
+                Some(doc) => {
+                    let claim = claim_of(doc);
+                    if claim.active {
+                        let members = self.members().await?;
+                        return Ok(if members.is_live(&claim.recorder, &claim.incarnation) {
+                            Claim::Existing {
+                                sid: claim.sid,
+                                recorder: claim.recorder,
+                            }
+                        } else {
+                            Claim::Orphaned {
+                                sid: claim.sid,
+                                recorder: claim.recorder,
+                            }
+                        });
+                    }
+                    (
+                        claim.fencing + 1,
+                        Precondition::UpdateTime(doc.update_time.clone()),
+                    )
+                }
+            };
+            self.count_writes(2);
+            let writes = claim_writes(channel, sid, me, incarnation, fencing, stem, precondition);
+            match self.firestore.commit(&writes).await {
+                Ok(_) => return Ok(Claim::Granted { fencing }),
+                Err(GoogleError::Conflict(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Unavailable(format!(
+            "the claim on {channel} kept changing under contention"
+        )))
+    }
+
+    /// Writes a session's claim again after the directory lost it (a reset), with the fencing
+    /// number it had. False if the channel is someone else's now.
+    pub async fn restore_claim(
+        &self,
+        session: &crate::HeldSession,
+        me: &str,
+        incarnation: &str,
+        stem: &str,
+    ) -> Result<bool, Unavailable> {
+        self.count_writes(2);
+        let writes = claim_writes(
+            &session.channel,
+            &session.sid,
+            me,
+            incarnation,
+            session.fencing,
+            stem,
+            Precondition::Exists(false),
+        );
+        match self.firestore.commit(&writes).await {
+            Ok(_) => Ok(true),
+            Err(GoogleError::Conflict(_)) => Ok(self
+                .channel(&session.channel)
+                .await?
+                .is_some_and(|c| c.sid == session.sid && c.fencing == session.fencing)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Frees `channel` if session `sid` still holds it (its fencing number stays, for the next
+    /// claim to exceed).
+    pub async fn release(&self, channel: &str, sid: &str) -> Result<(), Unavailable> {
+        let path = format!("{CHANNELS}/{channel}");
+        for _ in 0..ATTEMPTS {
+            self.count_reads(1);
+            let Some(doc) = self.firestore.get(&path).await? else {
+                return Ok(());
+            };
+            let claim = claim_of(&doc);
+            if claim.sid != sid || !claim.active {
+                return Ok(());
+            }
+            self.count_writes(1);
+            let write = Write::set(path.clone(), object(json!({"state": "released"})))
+                .merge()
+                .server_time("releasedAt")
+                .only(Precondition::UpdateTime(doc.update_time.clone()));
+            match self.firestore.commit(&[write]).await {
+                Ok(_) => return Ok(()),
+                Err(GoogleError::Conflict(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Unavailable(format!("releasing {channel} kept conflicting")))
+    }
+
+    /// Frees every channel `me` claimed in an earlier incarnation: those sessions ended with it
+    /// (the restarted recorder repaired and listed their audio). The number freed.
+    pub async fn release_earlier_claims(
+        &self,
+        me: &str,
+        incarnation: &str,
+    ) -> Result<usize, Unavailable> {
+        let (docs, _) = self
+            .firestore
+            .query(json!({
+                "from": [{"collectionId": CHANNELS}],
+                "where": {"fieldFilter": {"field": {"fieldPath": "recorder"}, "op": "EQUAL", "value": {"stringValue": me}}},
+            }))
+            .await?;
+        self.count_reads(docs.len());
+        let mut released = 0;
+        for doc in docs {
+            let claim = claim_of(&doc);
+            if claim.active && claim.incarnation != incarnation {
+                self.release(&id_of(&doc.path), &claim.sid).await?;
+                released += 1;
+            }
+        }
+        Ok(released)
+    }
+}
