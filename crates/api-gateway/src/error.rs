@@ -52,7 +52,7 @@ pub enum ApiError {
     #[error("recorder answered {status}: {}", body.error.message)]
     Recorder {
         status: StatusCode,
-        body: ErrorBody,
+        body: Box<ErrorBody>,
         retry_after: Option<HeaderValue>,
     },
     /// 502/503/504: the recorder could not be used. `cause` is logged, never sent.
@@ -145,7 +145,7 @@ impl ApiError {
                 "request body must be JSON: send Content-Type: application/json",
                 None,
             ),
-            ApiError::Recorder { body, .. } => body.clone(),
+            ApiError::Recorder { body, .. } => (**body).clone(),
             ApiError::Upstream { code, message, .. } => ErrorBody::new(*code, *message, None),
         }
     }

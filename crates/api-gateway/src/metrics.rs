@@ -7,6 +7,7 @@ use memharbor_shared::http_metrics::HttpMetrics;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -20,12 +21,26 @@ struct ReasonLabels {
     reason: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OpLabels {
+    op: &'static str,
+}
+
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
     http: HttpMetrics,
     tokens: Family<TokenLabels, Counter>,
     auth_failures: Family<ReasonLabels, Counter>,
+    /// Cluster mode: live recorders as last read, placements, directory failures.
+    pub cluster_recorders: Gauge,
+    placements: Family<OutcomeLabels, Counter>,
+    directory_errors: Family<OpLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -44,6 +59,24 @@ impl Default for Metrics {
             "Requests refused for their credentials or their rights, by reason (expired, bad_signature, wrong_audience, forbidden_channel, …)",
             auth_failures.clone(),
         );
+        let cluster_recorders = Gauge::default();
+        registry.register(
+            "memharbor_cluster_recorders",
+            "Cluster mode: live recorders, as this gateway last read the directory",
+            cluster_recorders.clone(),
+        );
+        let placements = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "memharbor_cluster_placements",
+            "Cluster mode: starts by outcome (placed, existing, skipped_full, capacity_exhausted, orphaned, no_recorder)",
+            placements.clone(),
+        );
+        let directory_errors = Family::<OpLabels, Counter>::default();
+        registry.register(
+            "memharbor_cluster_directory_errors",
+            "Cluster mode: failed reads of the directory (Firestore), by operation",
+            directory_errors.clone(),
+        );
         // Every series shows from the start, at 0.
         for role in [Role::Publisher, Role::Subscriber] {
             for version in [Version::V006, Version::V007] {
@@ -55,6 +88,9 @@ impl Default for Metrics {
             http,
             tokens,
             auth_failures,
+            cluster_recorders,
+            placements,
+            directory_errors,
         }
     }
 }
@@ -77,6 +113,16 @@ impl Metrics {
         self.auth_failures
             .get_or_create(&ReasonLabels { reason })
             .inc();
+    }
+
+    pub fn placement(&self, outcome: &'static str) {
+        self.placements
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
+    }
+
+    pub fn directory_error(&self, op: &'static str) {
+        self.directory_errors.get_or_create(&OpLabels { op }).inc();
     }
 
     pub fn token_issued(&self, role: Role, version: Version) {

@@ -1,7 +1,8 @@
-//! The gateway's client for the recorder's internal API (`RECORDER_URL`), and the one place
-//! upstream failures become public errors: unreachable → 503, timed out → 504, anything else that
-//! is not a proper answer → 502. The recorder's own JSON errors pass through unchanged (a 500 of
-//! its becomes a 502: clients never see a 500).
+//! The gateway's client for recorders' internal API (each call names the recorder's base URL:
+//! `RECORDER_URL`, or a cluster member's), and the one place upstream failures become public
+//! errors: unreachable → 503, timed out → 504, anything else that is not a proper answer → 502.
+//! The recorder's own JSON errors pass through unchanged (a 500 of its becomes a 502: clients
+//! never see a 500).
 
 use std::time::Duration;
 
@@ -30,29 +31,23 @@ pub enum RecorderHealth {
 /// Calls that only read the recorder's state get this long at most.
 const QUICK_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Talks to the recorder; every call carries the internal key derived from `MEMHARBOR_SECRET_KEY`.
+/// Talks to recorders; every call carries the internal key derived from `MEMHARBOR_SECRET_KEY`.
 #[derive(Debug, Clone)]
 pub struct RecorderClient {
     http: reqwest::Client,
-    base: String,
     key: String,
     /// For start and stop (which wait for a join, or for an upload).
     slow_timeout: Duration,
 }
 
 impl RecorderClient {
-    pub fn new(
-        base: &str,
-        secret_key: &str,
-        slow_timeout: Duration,
-    ) -> Result<Self, reqwest::Error> {
+    pub fn new(secret_key: &str, slow_timeout: Duration) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(2))
             .pool_idle_timeout(Duration::from_secs(30))
             .build()?;
         Ok(Self {
             http,
-            base: base.trim_end_matches('/').to_owned(),
             key: internal_auth::derive_key(secret_key),
             slow_timeout,
         })
@@ -61,10 +56,10 @@ impl RecorderClient {
     /// Whether the recorder answers an authenticated call (`/internal/ping`) within a second: a
     /// recorder that runs but refuses the gateway's key is as useless as one that is down, and
     /// `/api/health` says which.
-    pub async fn health(&self) -> RecorderHealth {
+    pub async fn health(&self, base: &str) -> RecorderHealth {
         let answer = self
             .http
-            .get(format!("{}{}", self.base, internal_api::PING))
+            .get(format!("{base}{}", internal_api::PING))
             .header(internal_auth::HEADER, &self.key)
             .timeout(Duration::from_secs(1))
             .send()
@@ -78,6 +73,7 @@ impl RecorderClient {
 
     fn request(
         &self,
+        base: &str,
         method: reqwest::Method,
         path: &str,
         slow: bool,
@@ -85,7 +81,7 @@ impl RecorderClient {
     ) -> reqwest::RequestBuilder {
         let mut builder = self
             .http
-            .request(method, format!("{}{path}", self.base))
+            .request(method, format!("{base}{path}"))
             .header(internal_auth::HEADER, &self.key)
             .timeout(if slow {
                 self.slow_timeout
@@ -98,72 +94,71 @@ impl RecorderClient {
         builder
     }
 
-    /// POSTs `body` and relays the answer, which must be an `A` (the internal API's type for it).
+    /// POSTs `body` and relays the answer, which must be an `A` (the internal API's type for
+    /// it); the answer read is returned too.
     pub async fn post_json<B: Serialize, A: DeserializeOwned>(
         &self,
+        base: &str,
         path: &str,
         body: &B,
         slow: bool,
         request_id: Option<&HeaderValue>,
-    ) -> Result<HttpResponse, ApiError> {
+    ) -> Result<(HttpResponse, A), ApiError> {
         let response = self
-            .request(reqwest::Method::POST, path, slow, request_id)
+            .request(base, reqwest::Method::POST, path, slow, request_id)
             .json(body)
             .send()
             .await;
-        relay_json::<A>(response.map_err(transport)?).await
+        let (status, body, answer) = read_json::<A>(response.map_err(transport)?).await?;
+        Ok((
+            HttpResponse::build(status)
+                .content_type("application/json")
+                .body(body),
+            answer,
+        ))
+    }
+
+    /// GETs; the answer read as an `A`.
+    pub async fn get_typed<A: DeserializeOwned>(
+        &self,
+        base: &str,
+        path: &str,
+        request_id: Option<&HeaderValue>,
+    ) -> Result<A, ApiError> {
+        let response = self
+            .request(base, reqwest::Method::GET, path, false, request_id)
+            .send()
+            .await;
+        read_json::<A>(response.map_err(transport)?)
+            .await
+            .map(|(_, _, answer)| answer)
     }
 
     /// GETs and relays the answer, which must be an `A`.
     pub async fn get_json<A: DeserializeOwned>(
         &self,
+        base: &str,
         path: &str,
         request_id: Option<&HeaderValue>,
     ) -> Result<HttpResponse, ApiError> {
         let response = self
-            .request(reqwest::Method::GET, path, false, request_id)
+            .request(base, reqwest::Method::GET, path, false, request_id)
             .send()
             .await;
         relay_json::<A>(response.map_err(transport)?).await
-    }
-
-    /// The sessions of `user`'s channels in progress (for the per-user cap).
-    pub async fn sessions_of(
-        &self,
-        user: &str,
-        request_id: Option<&HeaderValue>,
-    ) -> Result<Vec<internal_api::SessionStatus>, ApiError> {
-        let path = format!(
-            "{}{}",
-            internal_api::SESSIONS,
-            internal_api::ForUser::query(Some(user))
-        );
-        let response = self
-            .request(reqwest::Method::GET, &path, false, request_id)
-            .send()
-            .await
-            .map_err(transport)?;
-        let status = response.status();
-        let retry_after = response.headers().get("retry-after").cloned();
-        let body = response.bytes().await.map_err(transport)?;
-        if !status.is_success() {
-            return Err(error_from(status, retry_after, body));
-        }
-        serde_json::from_slice::<internal_api::SessionList>(&body)
-            .map(|list| list.sessions)
-            .map_err(|e| bad_upstream(format!("recorder's session list: {e}")))
     }
 
     /// GETs a file, forwarding `headers` (Range, conditionals), and streams it back as it comes.
     /// Only the wait for the answer's headers is bounded: a long download may take its time.
     pub async fn get_file(
         &self,
+        base: &str,
         path: &str,
         headers: &[(&str, &HeaderValue)],
         request_id: Option<&HeaderValue>,
     ) -> Result<HttpResponse, ApiError> {
         let mut request = self
-            .request(reqwest::Method::GET, path, false, request_id)
+            .request(base, reqwest::Method::GET, path, false, request_id)
             .timeout(Duration::from_secs(24 * 3600));
         for (name, value) in headers {
             request = request.header(*name, value.as_bytes());
@@ -277,7 +272,7 @@ fn error_from(
             };
             ApiError::Recorder {
                 status,
-                body,
+                body: Box::new(body),
                 retry_after: retry_after.and_then(|v| HeaderValue::from_bytes(v.as_bytes()).ok()),
             }
         }
@@ -288,25 +283,35 @@ fn error_from(
     }
 }
 
-/// Relays the recorder's answer as it came, once it has been read as an `A`: a body the contract
-/// does not describe is the recorder's failure (502), never passed on.
-async fn relay_json<A: DeserializeOwned>(
+/// The recorder's answer read as an `A` (with its status and bytes): a body the contract does
+/// not describe is the recorder's failure (502), never passed on.
+async fn read_json<A: DeserializeOwned>(
     response: reqwest::Response,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<(StatusCode, Bytes, A), ApiError> {
     let status = response.status();
     let retry_after = response.headers().get("retry-after").cloned();
     let body = response.bytes().await.map_err(transport)?;
     if status.is_success() {
-        if let Err(e) = serde_json::from_slice::<A>(&body) {
-            return Err(bad_upstream(format!(
+        return match serde_json::from_slice::<A>(&body) {
+            Ok(answer) => Ok((
+                StatusCode::from_u16(status.as_u16()).unwrap_or(StatusCode::OK),
+                body,
+                answer,
+            )),
+            Err(e) => Err(bad_upstream(format!(
                 "recorder answered {status} with a body the internal API does not describe: {e}"
-            )));
-        }
-        return Ok(HttpResponse::build(
-            StatusCode::from_u16(status.as_u16()).unwrap_or(StatusCode::OK),
-        )
-        .content_type("application/json")
-        .body(body));
+            ))),
+        };
     }
     Err(error_from(status, retry_after, body))
+}
+
+/// Relays the recorder's answer as it came, once it has been read as an `A`.
+async fn relay_json<A: DeserializeOwned>(
+    response: reqwest::Response,
+) -> Result<HttpResponse, ApiError> {
+    let (status, body, _) = read_json::<A>(response).await?;
+    Ok(HttpResponse::build(status)
+        .content_type("application/json")
+        .body(body))
 }

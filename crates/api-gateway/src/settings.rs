@@ -34,7 +34,18 @@ pub struct Settings {
     /// Peers whose `X-Real-IP` / `X-Forwarded-For` are believed (nginx).
     pub trusted_proxies: Vec<IpNet>,
     pub recorder: RecorderSettings,
+    /// `MEMHARBOR_CLUSTER=true`: recorders are found, placed and routed to through the
+    /// Firestore directory instead of `RECORDER_URL`.
+    pub cluster: Option<ClusterSettings>,
     pub telemetry: TelemetrySettings,
+}
+
+/// How the gateway reaches the cluster's directory.
+#[derive(Debug, Clone)]
+pub struct ClusterSettings {
+    pub firestore: memharbor_google::FirestoreSettings,
+    /// `MEMHARBOR_CLUSTER_LEASE_S`: a recorder whose heartbeat is older is not live.
+    pub lease: std::time::Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -116,6 +127,11 @@ struct Raw {
     recorder_uid: Option<String>,
     recorder_max_duration_s: Option<String>,
     memharbor_recorder_timeout_s: Option<String>,
+    memharbor_cluster: Option<String>,
+    memharbor_cluster_lease_s: Option<String>,
+    firebase_use_emulator: Option<String>,
+    firestore_emulator_host: Option<String>,
+    firebase_service_account: Option<String>,
 }
 
 impl Settings {
@@ -155,6 +171,7 @@ impl Settings {
             log_rotation,
             trusted_proxies: trusted_proxies(&raw)?,
             recorder: recorder(&raw)?,
+            cluster: cluster(&raw)?,
             telemetry,
         })
     }
@@ -316,6 +333,30 @@ fn trusted_proxies(raw: &Raw) -> Result<Vec<IpNet>, SettingsError> {
                 .map_err(|_| err("MEMHARBOR_TRUSTED_PROXIES", format!("must be a comma-separated list of IP addresses or CIDR ranges (got {p:?})")))
         })
         .collect()
+}
+
+/// Cluster mode: the directory in Firestore (the same project and credentials variables as the
+/// recorder's).
+fn cluster(raw: &Raw) -> Result<Option<ClusterSettings>, SettingsError> {
+    if !flag("MEMHARBOR_CLUSTER", present(&raw.memharbor_cluster))? {
+        return Ok(None);
+    }
+    let firestore = memharbor_google::settings::firestore(
+        present(&raw.firebase_project_id),
+        present(&raw.firebase_use_emulator),
+        present(&raw.firestore_emulator_host),
+        present(&raw.firebase_service_account),
+    )?
+    .ok_or_else(|| {
+        err(
+            "MEMHARBOR_CLUSTER",
+            "needs Firebase: the cluster's directory is in Firestore (set FIREBASE_PROJECT_ID and its credentials, as for the recorder)",
+        )
+    })?;
+    Ok(Some(ClusterSettings {
+        firestore,
+        lease: memharbor_shared::cluster::lease(present(&raw.memharbor_cluster_lease_s))?,
+    }))
 }
 
 /// The recorder behind the gateway, and the bot the gateway mints tokens for.

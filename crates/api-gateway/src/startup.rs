@@ -15,6 +15,7 @@ use crate::auth::{AuthModes, Authenticator};
 use crate::middleware::api_log::{ApiLog, ApiLogGuard};
 use crate::middleware::gate::Gate;
 use crate::recorder_client::RecorderClient;
+use crate::recorders::{ClusterView, Recorders};
 use crate::routes;
 use crate::settings::Settings;
 use crate::state::AppState;
@@ -28,6 +29,8 @@ pub enum StartupError {
     ApiLog { dir: String, source: io::Error },
     #[error("cannot create the HTTP client for the recorder: {0}")]
     HttpClient(#[from] reqwest::Error),
+    #[error("cluster mode: cannot reach the directory's Firestore: {0}")]
+    Directory(String),
 }
 
 /// A bound, not yet running gateway.
@@ -78,6 +81,32 @@ impl Application {
             verifier,
         ));
         let limits = Limits::new(settings.auth.limits);
+        let metrics: Arc<crate::metrics::Metrics> = Arc::default();
+        let client = RecorderClient::new(
+            settings.secret_key.expose_secret(),
+            settings.recorder.timeout,
+        )?;
+        let recorders = match &settings.cluster {
+            None => Recorders::single(client, &settings.recorder.url, Arc::clone(&metrics)),
+            Some(cluster) => {
+                let firestore = memharbor_google::firestore::Firestore::connect(&cluster.firestore)
+                    .await
+                    .map_err(StartupError::Directory)?
+                    .with_timeout(std::time::Duration::from_secs(5));
+                tracing::info!(
+                    project = cluster.firestore.project_id,
+                    "cluster mode: recorders are found in the directory"
+                );
+                Recorders::cluster(
+                    client,
+                    ClusterView::new(
+                        memharbor_directory::Directory::new(firestore, cluster.lease),
+                        Arc::clone(&metrics),
+                    ),
+                    Arc::clone(&metrics),
+                )
+            }
+        };
         let state = web::Data::new(AppState {
             tokens: RtcTokenBuilder::new(
                 settings.agora.token_version,
@@ -89,17 +118,13 @@ impl Application {
             access: settings.auth.rules,
             limits,
             trusted_proxies: settings.trusted_proxies.clone(),
-            recorder: RecorderClient::new(
-                &settings.recorder.url,
-                settings.secret_key.expose_secret(),
-                settings.recorder.timeout,
-            )?,
+            recorders,
             recorder_uid: settings.recorder.uid,
             recorder_max_duration_s: settings.recorder.max_duration_s,
             internal_key: memharbor_shared::internal_auth::derive_key(
                 settings.secret_key.expose_secret(),
             ),
-            metrics: Arc::default(),
+            metrics,
         });
 
         // Users' idle rate-limit buckets are forgotten now and then (bounded memory).

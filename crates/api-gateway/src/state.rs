@@ -11,7 +11,7 @@ use crate::auth::access::AccessRules;
 use crate::auth::limits::Limits;
 use crate::metrics::Metrics;
 use crate::middleware::api_log::ApiLog;
-use crate::recorder_client::RecorderClient;
+use crate::recorders::Recorders;
 
 #[derive(Debug)]
 pub struct AppState {
@@ -23,7 +23,8 @@ pub struct AppState {
     pub access: AccessRules,
     pub limits: Limits,
     pub trusted_proxies: Vec<IpNet>,
-    pub recorder: RecorderClient,
+    /// The recorder, or the cluster's recorders (the routing seam).
+    pub recorders: Recorders,
     /// The recording bot's uid and the longest recording (its token outlives it).
     pub recorder_uid: u32,
     pub recorder_max_duration_s: u32,

@@ -7,7 +7,7 @@ use memharbor_google::GoogleError;
 use memharbor_google::firestore::{Document, Precondition, Write};
 use serde_json::json;
 
-use crate::{CHANNELS, Directory, SESSIONS, Unavailable, id_of, number, object, text};
+use crate::{CHANNELS, Directory, SESSIONS, Unavailable, id_of, number, object, plain_id, text};
 
 /// How many times a claim or a release re-reads after losing a race before giving up.
 const ATTEMPTS: usize = 8;
@@ -52,9 +52,16 @@ fn claim_writes(
     me: &str,
     incarnation: &str,
     fencing: u64,
-    stem: &str,
+    stem: Option<&str>,
     precondition: Precondition,
 ) -> [Write; 2] {
+    let mut route = object(
+        json!({"channel": channel, "recorder": me, "incarnation": incarnation,
+                                  "fencing": fencing}),
+    );
+    if let Some(stem) = stem {
+        route.insert("stem".into(), json!(stem));
+    }
     [
         Write::set(
             format!("{CHANNELS}/{channel}"),
@@ -79,6 +86,9 @@ fn claim_writes(
 impl Directory {
     /// The claim on `channel`, if any.
     pub async fn channel(&self, channel: &str) -> Result<Option<ChannelClaim>, Unavailable> {
+        if !plain_id(channel) {
+            return Ok(None);
+        }
         self.count_reads(1);
         Ok(self
             .firestore
@@ -88,7 +98,7 @@ impl Directory {
             .map(claim_of))
     }
 
-    /// Claims `channel` for session `sid` (files `stem…`) on recorder `me` in `incarnation`,
+    /// Claims `channel` for session `sid` on recorder `me` in `incarnation`,
     /// atomically: a new claim, or the next fencing number of a released one; otherwise the live
     /// session that has it, or the orphan that waits for a new owner.
     pub async fn claim(
@@ -97,8 +107,10 @@ impl Directory {
         sid: &str,
         me: &str,
         incarnation: &str,
-        stem: &str,
     ) -> Result<Claim, Unavailable> {
+        if !plain_id(channel) || !plain_id(sid) {
+            return Err(Unavailable(format!("{channel:?} cannot name a claim")));
+        }
         let path = format!("{CHANNELS}/{channel}");
         for _ in 0..ATTEMPTS {
             self.count_reads(1);
@@ -128,7 +140,7 @@ impl Directory {
                 }
             };
             self.count_writes(2);
-            let writes = claim_writes(channel, sid, me, incarnation, fencing, stem, precondition);
+            let writes = claim_writes(channel, sid, me, incarnation, fencing, None, precondition);
             match self.firestore.commit(&writes).await {
                 Ok(_) => return Ok(Claim::Granted { fencing }),
                 Err(GoogleError::Conflict(_)) => continue,
@@ -141,13 +153,14 @@ impl Directory {
     }
 
     /// Writes a session's claim again after the directory lost it (a reset), with the fencing
-    /// number it had. False if the channel is someone else's now.
+    /// number it had (and its files' stem, when known). False if the channel is someone
+    /// else's now.
     pub async fn restore_claim(
         &self,
         session: &crate::HeldSession,
         me: &str,
         incarnation: &str,
-        stem: &str,
+        stem: Option<&str>,
     ) -> Result<bool, Unavailable> {
         self.count_writes(2);
         let writes = claim_writes(
@@ -169,9 +182,9 @@ impl Directory {
         }
     }
 
-    /// Frees `channel` if session `sid` still holds it (its fencing number stays, for the next
-    /// claim to exceed).
-    pub async fn release(&self, channel: &str, sid: &str) -> Result<(), Unavailable> {
+    /// Frees `channel` if session `sid` still holds it under `fencing` (a later owner's claim is
+    /// never touched). The number stays, for the next claim to exceed.
+    pub async fn release(&self, channel: &str, sid: &str, fencing: u64) -> Result<(), Unavailable> {
         let path = format!("{CHANNELS}/{channel}");
         for _ in 0..ATTEMPTS {
             self.count_reads(1);
@@ -179,7 +192,7 @@ impl Directory {
                 return Ok(());
             };
             let claim = claim_of(&doc);
-            if claim.sid != sid || !claim.active {
+            if claim.sid != sid || claim.fencing != fencing || !claim.active {
                 return Ok(());
             }
             self.count_writes(1);
@@ -215,7 +228,8 @@ impl Directory {
         for doc in docs {
             let claim = claim_of(&doc);
             if claim.active && claim.incarnation != incarnation {
-                self.release(&id_of(&doc.path), &claim.sid).await?;
+                self.release(&id_of(&doc.path), &claim.sid, claim.fencing)
+                    .await?;
                 released += 1;
             }
         }

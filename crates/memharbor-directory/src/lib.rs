@@ -113,6 +113,19 @@ fn object(value: Value) -> Map<String, Value> {
     }
 }
 
+/// Whether `id` can name a document as is (no path tricks, nothing to escape). Channels and
+/// sids always can; anything else names no document.
+fn plain_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 256
+        && id != "."
+        && id != ".."
+        && !id.starts_with("__")
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'@' | b'-' | b'_'))
+}
+
 /// The last part of a document path (its id).
 fn id_of(path: &str) -> String {
     path.rsplit('/').next().unwrap_or_default().to_owned()

@@ -1,9 +1,10 @@
 //! Where each session lives, by sid and by its files' stem: what routes a stop, a status or a
 //! download to the recorder that holds it, also after the session ended.
 
+use memharbor_google::firestore::Write;
 use serde_json::json;
 
-use crate::{Directory, SESSIONS, Unavailable, id_of, number, text};
+use crate::{Directory, SESSIONS, Unavailable, id_of, number, object, plain_id, text};
 
 /// Where a session lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,8 +28,19 @@ fn route(sid: String, fields: &serde_json::Map<String, serde_json::Value>) -> Se
 }
 
 impl Directory {
+    /// Records the stem of session `sid`'s files (known once it records), for downloads.
+    pub async fn note_files(&self, sid: &str, stem: &str) -> Result<(), Unavailable> {
+        self.count_writes(1);
+        let write = Write::set(format!("{SESSIONS}/{sid}"), object(json!({"stem": stem}))).merge();
+        self.firestore.commit(&[write]).await?;
+        Ok(())
+    }
+
     /// Where session `sid` lives.
     pub async fn session(&self, sid: &str) -> Result<Option<SessionRoute>, Unavailable> {
+        if !plain_id(sid) {
+            return Ok(None);
+        }
         self.count_reads(1);
         Ok(self
             .firestore

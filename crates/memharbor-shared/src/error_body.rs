@@ -16,6 +16,9 @@ pub struct ErrorDetail {
     /// The input field that caused it, when there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// The session the error is about, when the client needs it (`session_orphaned`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
 }
 
 impl ErrorBody {
@@ -25,7 +28,14 @@ impl ErrorBody {
                 code: code.into(),
                 message: message.into(),
                 field: field.map(str::to_owned),
+                sid: None,
             },
         }
+    }
+
+    /// The same, naming session `sid`.
+    pub fn with_sid(mut self, sid: impl Into<String>) -> Self {
+        self.error.sid = Some(sid.into());
+        self
     }
 }

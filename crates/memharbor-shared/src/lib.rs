@@ -3,6 +3,7 @@
 //! come from (`.env` below the process environment), and how HTTP requests are counted.
 
 pub mod channel;
+pub mod cluster;
 pub mod error_body;
 pub mod http_metrics;
 pub mod internal_api;

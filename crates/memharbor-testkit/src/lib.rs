@@ -8,6 +8,7 @@
 )] // test support fails loudly
 
 pub mod emulators;
+pub mod proxy;
 pub mod wav;
 
 use std::path::{Path, PathBuf};
@@ -141,6 +142,7 @@ pub fn settings(dir: &Path, recordings: &Path, opts: &Options) -> Settings {
         gateway_url: opts.gateway_url.clone(),
         drills: true,
         firebase: opts.firebase.clone(),
+        cluster: None,
     }
 }
 

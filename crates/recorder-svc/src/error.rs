@@ -31,6 +31,18 @@ pub enum RecorderError {
     AtCapacity,
     #[error("the recorder is shutting down")]
     ShuttingDown,
+    #[error("the recorder is draining")]
+    Draining,
+    /// Cluster mode: another live recorder's session has the channel (the gateway forwards the
+    /// start there).
+    #[error("the channel is recorded by recorder {recorder} (session {sid})")]
+    ClaimedElsewhere { sid: String, recorder: String },
+    /// Cluster mode: the channel's session lost its recorder and waits to be taken over.
+    #[error("the channel's session {sid} lost its recorder")]
+    SessionOrphaned { sid: String },
+    /// Cluster mode: Firestore cannot be reached, so no claim can be made.
+    #[error("the cluster's directory is unavailable: {0}")]
+    DirectoryUnavailable(String),
     #[error("the recordings' disk is nearly full")]
     DiskFull,
     #[error("the recording could not be finished and is being repaired")]
@@ -70,6 +82,10 @@ impl RecorderError {
             RecorderError::RecordingNotFound => "recording_not_found",
             RecorderError::AtCapacity => "at_capacity",
             RecorderError::ShuttingDown => "shutting_down",
+            RecorderError::Draining => "recorder_draining",
+            RecorderError::ClaimedElsewhere { .. } => "claimed_elsewhere",
+            RecorderError::SessionOrphaned { .. } => "session_orphaned",
+            RecorderError::DirectoryUnavailable(_) => "directory_unavailable",
             RecorderError::DiskFull => "disk_full",
             RecorderError::Repairing => "recording_repairing",
             RecorderError::JoinFailed(_) => "join_failed",
@@ -87,6 +103,12 @@ impl RecorderError {
                 "the recorder is at its session limit; retry in {RETRY_AFTER_S} s or stop another recording"
             ),
             RecorderError::ShuttingDown => "the recorder is shutting down and takes no new sessions; retry shortly".into(),
+            RecorderError::Draining => "the recorder is draining and takes no new sessions; another recorder will".into(),
+            RecorderError::ClaimedElsewhere { .. } => "the channel is recorded by another recorder of the cluster; the gateway routes to it".into(),
+            RecorderError::SessionOrphaned { .. } => "the channel's recording session has lost its recorder and waits to be taken over; its audio is kept. Retry later, or stop it by sid".into(),
+            RecorderError::DirectoryUnavailable(_) => format!(
+                "the cluster's directory (Firestore) cannot be reached, so no new recording can be placed safely; recordings in progress go on. Retry in {RETRY_AFTER_S} s"
+            ),
             RecorderError::DiskFull => format!(
                 "the recorder's disk is nearly full and takes no new sessions; retry in {RETRY_AFTER_S} s (its operator has been told)"
             ),
@@ -113,8 +135,13 @@ impl ResponseError for RecorderError {
             | RecorderError::SessionNotFound
             | RecorderError::RecordingNotFound => StatusCode::NOT_FOUND,
             RecorderError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            RecorderError::ClaimedElsewhere { .. } | RecorderError::SessionOrphaned { .. } => {
+                StatusCode::CONFLICT
+            }
             RecorderError::AtCapacity
             | RecorderError::ShuttingDown
+            | RecorderError::Draining
+            | RecorderError::DirectoryUnavailable(_)
             | RecorderError::DiskFull
             | RecorderError::Repairing => StatusCode::SERVICE_UNAVAILABLE,
             RecorderError::JoinFailed(_)
@@ -137,6 +164,8 @@ impl ResponseError for RecorderError {
         match self {
             RecorderError::AtCapacity
             | RecorderError::ShuttingDown
+            | RecorderError::Draining
+            | RecorderError::DirectoryUnavailable(_)
             | RecorderError::DiskFull
             | RecorderError::Repairing => {
                 response.insert_header((header::RETRY_AFTER, RETRY_AFTER_S.to_string()));
@@ -146,6 +175,11 @@ impl ResponseError for RecorderError {
             }
             _ => {}
         }
-        response.json(ErrorBody::new(self.code(), self.message(), field))
+        let body = ErrorBody::new(self.code(), self.message(), field);
+        response.json(match self {
+            RecorderError::ClaimedElsewhere { sid, .. }
+            | RecorderError::SessionOrphaned { sid } => body.with_sid(sid.clone()),
+            _ => body,
+        })
     }
 }

@@ -18,6 +18,9 @@ pub struct Journal {
     pub speakers: bool,
     #[serde(with = "memharbor_shared::internal_api::time_format")]
     pub started_at: time::OffsetDateTime,
+    /// Cluster mode: the channel's claim this segment records under.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease: Option<crate::record::Lease>,
 }
 
 impl Journal {

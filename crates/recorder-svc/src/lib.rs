@@ -6,10 +6,12 @@
 //! recorder page and its WebSocket), `session` (one supervisor per recording), `audio` (chunks →
 //! WAV; ffmpeg and hound live here), `record` (what a finished recording is), `journal` (what a
 //! recording in progress leaves on disk), `storage` (the index, and where the audio goes),
-//! `recovery` (repairs), `routes` (internal API and ops), `gateway_client` (fresh bot tokens).
+//! `recovery` (repairs), `routes` (internal API and ops), `gateway_client` (fresh bot tokens),
+//! `cluster` (cluster mode: heartbeats and channel claims in the Firestore directory).
 
 pub mod audio;
 pub mod browser;
+pub mod cluster;
 pub mod error;
 pub mod gateway_client;
 pub mod journal;

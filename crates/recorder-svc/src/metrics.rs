@@ -42,6 +42,33 @@ pub struct BrowserCounters {
     pub cdp_bytes: Counter,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OpLabels {
+    op: &'static str,
+}
+
+/// Counters the cluster's heartbeat and claims add to (cluster mode only).
+#[derive(Debug, Clone, Default)]
+pub struct ClusterCounters {
+    /// Live recorders, as the last heartbeat read them.
+    pub recorders: Gauge,
+    claims: Family<OutcomeLabels, Counter>,
+    pub lease_losses: Counter,
+    directory_errors: Family<OpLabels, Counter>,
+}
+
+impl ClusterCounters {
+    /// A claim's outcome: granted, existing (a conflict: another session has the channel),
+    /// orphaned, unavailable.
+    pub fn claim(&self, outcome: &'static str) {
+        self.claims.get_or_create(&OutcomeLabels { outcome }).inc();
+    }
+
+    pub fn directory_error(&self, op: &'static str) {
+        self.directory_errors.get_or_create(&OpLabels { op }).inc();
+    }
+}
+
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
@@ -57,6 +84,7 @@ pub struct Metrics {
     pub disk_free_bytes: Gauge,
     /// Recordings whose stop failed and which were repaired in the background.
     pub repairs: Counter,
+    pub cluster: ClusterCounters,
 }
 
 impl Default for Metrics {
@@ -77,6 +105,7 @@ impl Default for Metrics {
             upload_failures: Counter::default(),
             disk_free_bytes: Gauge::default(),
             repairs: Counter::default(),
+            cluster: ClusterCounters::default(),
         };
         r.register(
             "memharbor_recorder_sessions_active",
@@ -162,6 +191,26 @@ impl Default for Metrics {
             "memharbor_recorder_tab_crashes",
             "Recording tabs whose renderer crashed",
             m.browsers.tab_crashes.clone(),
+        );
+        r.register(
+            "memharbor_cluster_recorders",
+            "Live recorders in the cluster, as this recorder's last heartbeat read them",
+            m.cluster.recorders.clone(),
+        );
+        r.register(
+            "memharbor_cluster_claims",
+            "Channel claims, by outcome (granted; existing = a conflict, another session has the channel; orphaned; unavailable)",
+            m.cluster.claims.clone(),
+        );
+        r.register(
+            "memharbor_cluster_lease_losses",
+            "Sessions that found their channel claimed by another session after a gap, and ended their segment",
+            m.cluster.lease_losses.clone(),
+        );
+        r.register(
+            "memharbor_cluster_directory_errors",
+            "Failed calls to the cluster's directory (Firestore), by operation",
+            m.cluster.directory_errors.clone(),
         );
         Self { registry: r, ..m }
     }

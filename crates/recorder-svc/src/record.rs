@@ -25,6 +25,18 @@ pub struct Recording {
     pub created_at: OffsetDateTime,
     #[serde(default)]
     pub history: Vec<HistoryEvent>,
+    /// Cluster mode: the claim the session recorded under.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease: Option<Lease>,
+}
+
+/// A session's claim on its channel in the cluster: which recorder held it, with which fencing
+/// number (a later owner's is higher). Written into the journal when audio starts.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Lease {
+    pub recorder: String,
+    pub fencing: u64,
 }
 
 impl Recording {

@@ -126,6 +126,7 @@ fn repair_files(
         body,
         created_at: OffsetDateTime::now_utc(),
         history,
+        lease: journal.lease.clone(),
     }))
 }
 
@@ -162,6 +163,7 @@ mod tests {
             filename: "g_a_b_2026-01-01T00-00-00.wav".into(),
             speakers: false,
             started_at: OffsetDateTime::now_utc(),
+            lease: None,
         };
         let repaired = repair(&journal, dir.path(), StopReason::Error, Vec::new())
             .await

@@ -49,6 +49,22 @@ pub struct Settings {
     pub drills: bool,
     /// Firebase Storage + Firestore; `None` = local storage (the embedded default).
     pub firebase: Option<FirebaseSettings>,
+    /// `MEMHARBOR_CLUSTER=true`: one of many recorders on the Firestore directory.
+    pub cluster: Option<ClusterSettings>,
+}
+
+/// This recorder as a member of the cluster.
+#[derive(Debug, Clone)]
+pub struct ClusterSettings {
+    /// `RECORDER_ID`: stable across restarts (default: the host name, a StatefulSet pod's name).
+    pub id: String,
+    /// `RECORDER_ADVERTISE_URL`: where gateways and other recorders reach this one (default
+    /// `http://{host name}:3100`).
+    pub advertise_url: String,
+    /// `MEMHARBOR_CLUSTER_HEARTBEAT_S` (default 5).
+    pub heartbeat: Duration,
+    /// `MEMHARBOR_CLUSTER_LEASE_S` (default 15): a heartbeat older than this is stale.
+    pub lease: Duration,
 }
 
 /// Agora's channel profile the bot joins with (`RECORDER_CHANNEL_MODE`).
@@ -122,6 +138,11 @@ struct Raw {
     storage_emulator_host: Option<String>,
     firebase_service_account: Option<String>,
     recorder_keep_local_days: Option<String>,
+    memharbor_cluster: Option<String>,
+    memharbor_cluster_heartbeat_s: Option<String>,
+    memharbor_cluster_lease_s: Option<String>,
+    recorder_id: Option<String>,
+    recorder_advertise_url: Option<String>,
     recorder_upload_wait_s: Option<String>,
     recorder_upload_chunk_mb: Option<String>,
 }
@@ -253,8 +274,67 @@ impl Settings {
                 present(&raw.recorder_enable_drills),
             )?,
             firebase: firebase(&raw)?,
+            cluster: cluster(&raw)?,
         })
     }
+}
+
+/// The host name (the default recorder id and advertised host).
+fn host_name() -> String {
+    rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Cluster mode: who this recorder is, where it is reached, how often it beats. It needs
+/// Firebase (the directory is in Firestore).
+fn cluster(raw: &Raw) -> Result<Option<ClusterSettings>, SettingsError> {
+    if !flag("MEMHARBOR_CLUSTER", present(&raw.memharbor_cluster))? {
+        return Ok(None);
+    }
+    if present(&raw.firebase_project_id).is_none() {
+        return Err(err(
+            "MEMHARBOR_CLUSTER",
+            "needs Firebase: the cluster's directory is in Firestore (set FIREBASE_PROJECT_ID and its settings)",
+        ));
+    }
+    let host = host_name();
+    let id = present(&raw.recorder_id).unwrap_or(&host).to_owned();
+    if !memharbor_shared::cluster::valid_recorder_id(&id) {
+        return Err(err(
+            "RECORDER_ID",
+            memharbor_shared::cluster::RECORDER_ID_RULE,
+        ));
+    }
+    let advertise_url = match present(&raw.recorder_advertise_url) {
+        Some(url) => http_url(
+            "RECORDER_ADVERTISE_URL",
+            Some(url),
+            "http://recorder-0.recorder:3100",
+        )?,
+        None => format!("http://{host}:3100"),
+    };
+    let heartbeat = number(
+        "MEMHARBOR_CLUSTER_HEARTBEAT_S",
+        present(&raw.memharbor_cluster_heartbeat_s),
+        5u64,
+        1,
+        60,
+    )?;
+    let lease = memharbor_shared::cluster::lease(present(&raw.memharbor_cluster_lease_s))?;
+    if lease < Duration::from_secs(2 * heartbeat) {
+        return Err(err(
+            "MEMHARBOR_CLUSTER_LEASE_S",
+            "must be at least twice MEMHARBOR_CLUSTER_HEARTBEAT_S, or one late beat makes a recorder look dead",
+        ));
+    }
+    Ok(Some(ClusterSettings {
+        id,
+        advertise_url,
+        heartbeat: Duration::from_secs(heartbeat),
+        lease,
+    }))
 }
 
 /// Chromium: the binary, the operator's switches, the sandbox; and the SDK the page loads.

@@ -17,6 +17,7 @@ use secrecy::ExposeSecret;
 use tokio::sync::mpsc;
 
 use crate::browser::{self, BrowserConfig, BrowserPool};
+use crate::cluster::Cluster;
 use crate::gateway_client::GatewayClient;
 use crate::metrics::Metrics;
 use crate::page_server::{self, PageAssets};
@@ -124,12 +125,26 @@ impl Application {
             source,
         })?;
         let metrics = Arc::new(Metrics::default());
+        if settings.cluster.is_some() && settings.firebase.is_none() {
+            return Err(StartupError::Firebase(
+                "cluster mode needs Firebase: the directory is in Firestore".into(),
+            ));
+        }
+        let mut cluster = None;
         let store = match &settings.firebase {
             None => Store::local(Arc::clone(&index)),
             Some(fb) => {
                 let firebase = Firebase::connect(fb)
                     .await
                     .map_err(StartupError::Firebase)?;
+                if let Some(member) = &settings.cluster {
+                    cluster = Some(Arc::new(Cluster::new(
+                        member.clone(),
+                        firebase.firestore.client().clone(),
+                        settings.max_sessions,
+                        metrics.cluster.clone(),
+                    )));
+                }
                 let queue = UploadQueue::load(
                     &dirs.root.join("uploads"),
                     &settings.recordings_dir,
@@ -202,7 +217,18 @@ impl Application {
             GatewayClient::new(&settings.gateway_url, internal_key.clone()),
             tokio::runtime::Handle::current(),
             Arc::clone(&metrics),
+            cluster.clone(),
         ));
+        if let Some(cluster) = &cluster {
+            // Registered before serving, when the directory is there: starts need a current
+            // heartbeat (and are refused with 503 until the directory answers).
+            cluster.beat(&sessions).await;
+            tracing::info!(
+                id = cluster.id(),
+                "cluster mode: registered in the directory"
+            );
+            tokio::spawn(Arc::clone(cluster).run(Arc::new(sessions.clone())));
+        }
         let routed = sessions.clone();
         tokio::spawn(async move {
             while let Some(lost) = lost_rx.recv().await {
@@ -230,6 +256,7 @@ impl Application {
             max_sessions: settings.max_sessions,
             started: Instant::now(),
             metrics,
+            cluster,
         });
         let server = HttpServer::new(move || {
             App::new()

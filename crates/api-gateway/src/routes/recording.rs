@@ -1,13 +1,11 @@
-//! `/api/recording/*`: validated here, then handed to the recorder's internal API. The gateway
-//! mints the bot's token, so the recorder never needs the App Certificate.
+//! `/api/recording/*`: validated here, then handed to the recorder that holds it (`recorders`,
+//! the routing seam). The gateway mints the bot's token, so the recorder never needs the App
+//! Certificate.
 
 use actix_web::http::header::HeaderValue;
 use actix_web::{HttpRequest, HttpResponse, ResponseError as _, web};
 use memharbor_shared::channel::{CHANNEL_RULE, RecordingChannel};
-use memharbor_shared::internal_api::{
-    self, ForUser, Given, RecordingList, SessionAnswer, SessionList, StartAnswer, StartRequest,
-    StopAnswer, StopTarget,
-};
+use memharbor_shared::internal_api::{self, Given, StartRequest, StopTarget};
 use serde::Deserialize;
 
 use crate::auth::{Caller, access};
@@ -119,7 +117,10 @@ pub async fn start(
         if let Some(user) = caller.restricted_to() {
             // The cap on a user's running recordings (a start of one already running is fine:
             // it answers that session).
-            let running = state.recorder.sessions_of(user, request_id(&req)).await?;
+            let running = state
+                .recorders
+                .sessions(Some(user), request_id(&req))
+                .await?;
             if !running.iter().any(|s| s.channel == channel.as_str()) {
                 state.limits.recordings(running.len())?;
             }
@@ -148,10 +149,7 @@ pub async fn start(
             token,
             uid: state.recorder_uid,
         };
-        state
-            .recorder
-            .post_json::<_, StartAnswer>(internal_api::SESSIONS, &request, true, request_id(&req))
-            .await
+        state.recorders.start(&request, request_id(&req)).await
     })
     .await
 }
@@ -201,24 +199,14 @@ pub async fn stop(
             access::may_record(&caller, &channel)?;
         }
         state
-            .recorder
-            .post_json::<_, StopAnswer>(
-                internal_api::STOP,
-                &target.request(caller.restricted_to()),
-                true,
-                request_id(&req),
-            )
+            .recorders
+            .stop(&target, caller.restricted_to(), request_id(&req))
             .await
     })
     .await
 }
 
 pub async fn status(req: HttpRequest, state: State, caller: Caller) -> HttpResponse {
-    let path = format!(
-        "{}{}",
-        internal_api::SESSIONS,
-        ForUser::query(caller.restricted_to())
-    );
     logged(
         &state,
         &req,
@@ -226,8 +214,8 @@ pub async fn status(req: HttpRequest, state: State, caller: Caller) -> HttpRespo
         "STATUS",
         None,
         state
-            .recorder
-            .get_json::<SessionList>(&path, request_id(&req)),
+            .recorders
+            .status(caller.restricted_to(), request_id(&req)),
     )
     .await
 }
@@ -257,9 +245,7 @@ pub async fn list(req: HttpRequest, state: State, caller: Caller) -> HttpRespons
         &caller,
         "LIST",
         None,
-        state
-            .recorder
-            .get_json::<RecordingList>(&path, request_id(&req)),
+        state.recorders.list(&path, request_id(&req)),
     )
     .await
 }
@@ -280,15 +266,8 @@ pub async fn session(
             });
         }
         state
-            .recorder
-            .get_json::<SessionAnswer>(
-                &format!(
-                    "{}{}",
-                    internal_api::session(&sid),
-                    ForUser::query(caller.restricted_to())
-                ),
-                request_id(&req),
-            )
+            .recorders
+            .session(&sid, caller.restricted_to(), request_id(&req))
             .await
     })
     .await
@@ -320,14 +299,11 @@ pub async fn file(
                 .filter_map(|name| req.headers().get(name).map(|v| (name, v)))
                 .collect();
         state
-            .recorder
-            .get_file(
-                &format!(
-                    "{}{}",
-                    internal_api::file(&filename),
-                    ForUser::query(caller.restricted_to())
-                ),
+            .recorders
+            .file(
+                &filename,
                 &forwarded,
+                caller.restricted_to(),
                 request_id(&req),
             )
             .await

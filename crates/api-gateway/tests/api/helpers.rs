@@ -39,6 +39,7 @@ pub fn test_settings(log_dir: &TempDir) -> Settings {
             max_duration_s: 14_400,
             timeout: std::time::Duration::from_secs(60),
         },
+        cluster: None,
         telemetry: TelemetrySettings::default(),
     }
 }

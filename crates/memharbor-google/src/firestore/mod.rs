@@ -74,8 +74,8 @@ impl Write {
     }
 }
 
-/// A Firestore database's documents.
-#[derive(Debug)]
+/// A Firestore database's documents (cheap to clone: the connections are shared).
+#[derive(Debug, Clone)]
 pub struct Firestore {
     http: reqwest::Client,
     /// `…/v1/projects/{p}/databases/(default)/documents`

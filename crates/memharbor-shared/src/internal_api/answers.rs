@@ -73,6 +73,9 @@ pub struct SessionStatus {
     /// Remote users publishing audio now.
     pub participants: Vec<Uid>,
     pub speakers: bool,
+    /// Cluster mode: the recorder that records it (`RECORDER_ID`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recorder: Option<String>,
 }
 
 /// `GET /api/recording/status`.

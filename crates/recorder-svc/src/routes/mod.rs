@@ -36,6 +36,8 @@ pub struct RecorderState {
     pub max_sessions: usize,
     pub started: Instant,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Cluster mode: this recorder's membership.
+    pub cluster: Option<Arc<crate::cluster::Cluster>>,
 }
 
 /// Middleware: every request is counted and timed in the metrics.
@@ -92,6 +94,7 @@ where
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(resource("/internal/ping", Method::GET, ops::ping))
+        .service(resource("/internal/drain", Method::POST, ops::drain))
         .service(resource(
             "/internal/sessions/stop",
             Method::POST,

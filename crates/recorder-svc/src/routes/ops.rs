@@ -2,7 +2,7 @@
 
 use std::sync::atomic::Ordering;
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpResponse, ResponseError as _, web};
 use serde_json::{Value, json};
 
 use super::RecorderState;
@@ -18,16 +18,50 @@ pub async fn ping() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
+/// `POST /internal/drain` (`{"draining": false}` undoes it): take no new sessions, so placement
+/// skips this recorder; the running ones go on (and finish as usual).
+pub async fn drain(state: web::Data<RecorderState>, body: web::Bytes) -> HttpResponse {
+    // No body, `null` or `{}` drain; `{"draining": false}` undoes it.
+    let draining = if body.iter().all(u8::is_ascii_whitespace) {
+        Some(true)
+    } else {
+        match serde_json::from_slice::<Value>(&body) {
+            Ok(Value::Null) => Some(true),
+            Ok(Value::Object(o)) => match o.get("draining") {
+                None => Some(true),
+                Some(v) => v.as_bool(),
+            },
+            _ => None,
+        }
+    };
+    let Some(draining) = draining else {
+        return crate::error::RecorderError::bad_request(
+            "invalid_draining",
+            Some("draining"),
+            "send no body (drain), or {\"draining\": true|false}",
+        )
+        .error_response();
+    };
+    state.sessions.set_draining(draining);
+    tracing::info!(draining, "drain requested");
+    HttpResponse::Ok().json(json!({
+        "draining": draining,
+        "activeSessions": state.sessions.count(),
+    }))
+}
+
 /// Ready while it can serve: stop, status, lists and downloads work whether or not the recorder
 /// is full, so a full recorder stays ready (a start then answers 503 `at_capacity` itself, and
-/// the body says `full`). Only a shutting-down recorder is not ready.
+/// the body says `full`). A shutting-down or draining recorder is not ready (load balancers and
+/// placement skip it).
 pub async fn readyz(state: web::Data<RecorderState>) -> HttpResponse {
     let accepting = state.sessions.is_accepting();
+    let draining = state.sessions.is_draining();
     let active = state.sessions.count();
     let full = active >= state.max_sessions;
-    let ready = accepting;
+    let ready = accepting && !draining;
     let body = json!({
-        "status": if !accepting { "shutting_down" } else { "ready" },
+        "status": if !accepting { "shutting_down" } else if draining { "draining" } else { "ready" },
         "full": full,
         "activeSessions": active,
         "maxSessions": state.max_sessions,
@@ -123,7 +157,14 @@ pub fn status_json(state: &RecorderState) -> Value {
         })
         .collect();
     json!({
-        "status": if state.sessions.is_accepting() { "ok" } else { "shutting_down" },
+        "status": if !state.sessions.is_accepting() {
+            "shutting_down"
+        } else if state.sessions.is_draining() {
+            "draining"
+        } else {
+            "ok"
+        },
+        "cluster": state.cluster.as_ref().map(|c| c.status()),
         "version": env!("CARGO_PKG_VERSION"),
         "uptimeS": state.started.elapsed().as_secs(),
         "capacity": {"maxSessions": state.max_sessions, "activeSessions": sessions.len()},

@@ -2,7 +2,7 @@
 //! live snapshot the supervisor keeps up to date (for status, `GET /api/recording/{sid}`, metrics).
 
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
@@ -60,6 +60,11 @@ pub enum SessionCmd {
     Abort {
         done: oneshot::Sender<()>,
     },
+    /// Cluster mode: another session holds the channel now (this recorder was cut off from the
+    /// directory): end this segment, keep its audio.
+    LeaseLost {
+        current_fencing: u64,
+    },
 }
 
 /// The supervisor's published state.
@@ -92,6 +97,10 @@ pub struct SessionHandle {
     next_epoch: AtomicU32,
     pub(super) started: watch::Sender<Option<Result<StartAnswer, RecorderError>>>,
     live: Mutex<Live>,
+    /// Cluster mode: this recorder's id, and the claim's fencing number once granted (0: none).
+    pub recorder: Option<String>,
+    fencing: AtomicU64,
+    claim_released: AtomicBool,
 }
 
 impl SessionHandle {
@@ -101,6 +110,7 @@ impl SessionHandle {
         speakers: bool,
         bot_uid: u32,
         tx: mpsc::UnboundedSender<SessionCmd>,
+        recorder: Option<String>,
     ) -> Self {
         Self {
             sid,
@@ -116,7 +126,24 @@ impl SessionHandle {
                 phase: "starting",
                 ..Live::default()
             }),
+            recorder,
+            fencing: AtomicU64::new(0),
+            claim_released: AtomicBool::new(false),
         }
+    }
+
+    /// The channel claim's fencing number (cluster mode), once granted.
+    pub fn fencing(&self) -> Option<u64> {
+        Some(self.fencing.load(Ordering::Relaxed)).filter(|f| *f > 0)
+    }
+
+    pub(super) fn set_fencing(&self, fencing: u64) {
+        self.fencing.store(fencing, Ordering::Relaxed);
+    }
+
+    /// True the first time: the claim is to be released now (once per session).
+    pub(super) fn take_claim(&self) -> bool {
+        self.fencing().is_some() && !self.claim_released.swap(true, Ordering::Relaxed)
     }
 
     /// The secret the session's page presents on its WebSocket.
@@ -189,6 +216,7 @@ impl SessionHandle {
                 duration_ms: samples / 16,
                 participants: live.participants.iter().cloned().collect(),
                 speakers: self.speakers,
+                recorder: self.recorder.clone(),
             })
         })
     }

@@ -20,6 +20,7 @@ use crate::record::{SessionStatus, StartAnswer, StopAnswer, StopReason};
 pub use handle::{SessionCmd, SessionHandle};
 
 use crate::browser::{BrowserPool, TabLost};
+use crate::cluster::{Cluster, HeldSessions, LeaseLost};
 use crate::error::RecorderError;
 use crate::gateway_client::GatewayClient;
 use crate::storage::Store;
@@ -55,6 +56,8 @@ pub struct SessionContext {
     /// The long-lived runtime supervisors run on (not an HTTP worker's).
     pub runtime: tokio::runtime::Handle,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Cluster mode: channels are claimed in the directory before a bot joins.
+    pub cluster: Option<Arc<Cluster>>,
     registry: Mutex<Registry>,
 }
 
@@ -63,6 +66,8 @@ struct Registry {
     by_sid: HashMap<Uuid, Arc<SessionHandle>>,
     by_channel: HashMap<String, Uuid>,
     closed: bool,
+    /// Takes no new sessions (`POST /internal/drain`, SIGTERM); the running ones go on.
+    draining: bool,
 }
 
 impl SessionContext {
@@ -73,6 +78,7 @@ impl SessionContext {
         gateway: GatewayClient,
         runtime: tokio::runtime::Handle,
         metrics: Arc<crate::metrics::Metrics>,
+        cluster: Option<Arc<Cluster>>,
     ) -> Self {
         Self {
             settings,
@@ -81,7 +87,22 @@ impl SessionContext {
             gateway,
             runtime,
             metrics,
+            cluster,
             registry: Mutex::default(),
+        }
+    }
+
+    /// Frees the session's channel claim in the directory (cluster mode), once.
+    fn release_claim(&self, handle: &SessionHandle) {
+        if let Some(cluster) = &self.cluster
+            && let Some(fencing) = handle.fencing()
+            && handle.take_claim()
+        {
+            cluster.release(
+                handle.channel.as_str().to_owned(),
+                handle.sid.to_string(),
+                fencing,
+            );
         }
     }
 
@@ -92,20 +113,34 @@ impl SessionContext {
     /// The channel is free for a new session from the moment this one begins to stop; the
     /// session stays reachable by sid (and by channel, for stops) until it has finished.
     pub(crate) fn release_channel(&self, sid: Uuid) {
-        let mut reg = self.registry();
-        if let Some(handle) = reg.by_sid.get(&sid).cloned()
-            && reg.by_channel.get(handle.channel.as_str()) == Some(&sid)
-        {
-            reg.by_channel.remove(handle.channel.as_str());
+        let released = {
+            let mut reg = self.registry();
+            let handle = reg.by_sid.get(&sid).cloned();
+            if let Some(handle) = &handle
+                && reg.by_channel.get(handle.channel.as_str()) == Some(&sid)
+            {
+                reg.by_channel.remove(handle.channel.as_str());
+            }
+            handle
+        };
+        if let Some(handle) = released {
+            self.release_claim(&handle);
         }
     }
 
     pub(crate) fn unregister(&self, sid: Uuid) {
-        let mut reg = self.registry();
-        if let Some(handle) = reg.by_sid.remove(&sid)
-            && reg.by_channel.get(handle.channel.as_str()) == Some(&sid)
-        {
-            reg.by_channel.remove(handle.channel.as_str());
+        let removed = {
+            let mut reg = self.registry();
+            let handle = reg.by_sid.remove(&sid);
+            if let Some(handle) = &handle
+                && reg.by_channel.get(handle.channel.as_str()) == Some(&sid)
+            {
+                reg.by_channel.remove(handle.channel.as_str());
+            }
+            handle
+        };
+        if let Some(handle) = removed {
+            self.release_claim(&handle);
         }
     }
 }
@@ -153,6 +188,9 @@ impl Sessions {
             if let Some(sid) = reg.by_channel.get(channel.as_str()) {
                 (Arc::clone(&reg.by_sid[sid]), true)
             } else {
+                if reg.draining {
+                    return Err(RecorderError::Draining);
+                }
                 if reg.by_sid.len() >= self.ctx.settings.max_sessions {
                     return Err(RecorderError::AtCapacity);
                 }
@@ -167,6 +205,7 @@ impl Sessions {
                     req.speakers,
                     req.uid,
                     tx,
+                    self.ctx.cluster.as_ref().map(|c| c.id().to_owned()),
                 ));
                 reg.by_channel.insert(channel.as_str().to_owned(), sid);
                 reg.by_sid.insert(sid, Arc::clone(&handle));
@@ -261,6 +300,19 @@ impl Sessions {
         !self.ctx.registry().closed
     }
 
+    pub fn is_draining(&self) -> bool {
+        self.ctx.registry().draining
+    }
+
+    /// Stops (or resumes) taking new sessions; running ones go on. In cluster mode the
+    /// directory hears it at once, so placement skips this recorder.
+    pub fn set_draining(&self, draining: bool) {
+        self.ctx.registry().draining = draining;
+        if let Some(cluster) = &self.ctx.cluster {
+            cluster.set_draining(draining);
+        }
+    }
+
     /// Routes a lost tab to its session.
     pub fn tab_lost(&self, lost: TabLost) {
         if let Some(handle) = self.get(lost.sid) {
@@ -272,6 +324,7 @@ impl Sessions {
 
     /// SIGTERM: refuse new sessions, stop every session (`stopReason: shutdown`) and wait for them.
     pub async fn shutdown(&self) {
+        self.set_draining(true);
         let handles: Vec<_> = {
             let mut reg = self.ctx.registry();
             reg.closed = true;
@@ -304,6 +357,41 @@ impl Sessions {
             if handle.send(SessionCmd::Abort { done }) {
                 let _ = tokio::time::timeout(Duration::from_secs(2), wait).await;
             }
+        }
+    }
+}
+
+/// What the cluster's heartbeat reports and checks: the sessions holding a claim.
+impl HeldSessions for Sessions {
+    fn held(&self) -> Vec<(memharbor_directory::HeldSession, Option<String>)> {
+        self.all()
+            .iter()
+            .filter_map(|h| {
+                let fencing = h.fencing()?;
+                Some((
+                    memharbor_directory::HeldSession {
+                        sid: h.sid.to_string(),
+                        channel: h.channel.as_str().to_owned(),
+                        fencing,
+                    },
+                    h.with_live(|live| live.filename.clone()),
+                ))
+            })
+            .collect()
+    }
+
+    fn in_use(&self) -> usize {
+        self.count()
+    }
+
+    fn lease_lost(&self, lost: LeaseLost) {
+        if let Some(handle) = Uuid::parse_str(&lost.sid)
+            .ok()
+            .and_then(|sid| self.get(sid))
+        {
+            handle.send(SessionCmd::LeaseLost {
+                current_fencing: lost.current_fencing,
+            });
         }
     }
 }

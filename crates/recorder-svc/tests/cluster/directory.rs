@@ -45,10 +45,7 @@ async fn twenty_concurrent_claims_of_one_channel_have_one_winner_and_fencing_onl
         async move {
             let me = if n % 2 == 0 { "a" } else { "b" };
             let sid = format!("sid-{n}");
-            let claim = dir
-                .claim("g_u1_u2", &sid, me, "i1", &format!("g_u1_u2_t{n}"))
-                .await
-                .unwrap();
+            let claim = dir.claim("g_u1_u2", &sid, me, "i1").await.unwrap();
             (sid, claim)
         }
     }))
@@ -69,18 +66,24 @@ async fn twenty_concurrent_claims_of_one_channel_have_one_winner_and_fencing_onl
     }
     // Released, the next claim takes the next fencing number; the route of each stays.
     let route = dir.session(winner).await.unwrap().unwrap();
-    assert_eq!(route.channel, "g_u1_u2");
+    assert_eq!((route.channel.as_str(), route.fencing), ("g_u1_u2", 1));
+    dir.note_files(winner, "g_u1_u2_2026-02-03T12-00-00")
+        .await
+        .unwrap();
     assert_eq!(
-        dir.session_of_stem(&route.stem).await.unwrap().unwrap().sid,
+        dir.session_of_stem("g_u1_u2_2026-02-03T12-00-00")
+            .await
+            .unwrap()
+            .unwrap()
+            .sid,
         *winner
     );
-    dir.release("g_u1_u2", "someone-else").await.unwrap();
+    dir.release("g_u1_u2", "someone-else", 1).await.unwrap();
+    dir.release("g_u1_u2", winner, 7).await.unwrap();
     assert!(dir.channel("g_u1_u2").await.unwrap().unwrap().active);
-    dir.release("g_u1_u2", winner).await.unwrap();
+    dir.release("g_u1_u2", winner, 1).await.unwrap();
     assert_eq!(
-        dir.claim("g_u1_u2", "next", "b", "i1", "g_u1_u2_t99")
-            .await
-            .unwrap(),
+        dir.claim("g_u1_u2", "next", "b", "i1").await.unwrap(),
         Claim::Granted { fencing: 2 }
     );
     assert!(dir.usage().writes > 0 && dir.usage().reads > 0);
@@ -92,9 +95,7 @@ async fn a_stale_owner_makes_an_orphan_a_restarted_one_too_until_it_releases_its
     let dir = directory(&emulator.url, Duration::from_secs(2));
     dir.heartbeat(&member("a", "i1"), false).await.unwrap();
     assert_eq!(
-        dir.claim("g_a_b", "s1", "a", "i1", "g_a_b_t")
-            .await
-            .unwrap(),
+        dir.claim("g_a_b", "s1", "a", "i1").await.unwrap(),
         Claim::Granted { fencing: 1 }
     );
     let members = dir.members().await.unwrap();
@@ -104,9 +105,7 @@ async fn a_stale_owner_makes_an_orphan_a_restarted_one_too_until_it_releases_its
     let members = dir.members().await.unwrap();
     assert!(!members.get("a").unwrap().live, "{members:?}");
     assert_eq!(
-        dir.claim("g_a_b", "s2", "b", "i1", "g_a_b_t2")
-            .await
-            .unwrap(),
+        dir.claim("g_a_b", "s2", "b", "i1").await.unwrap(),
         Claim::Orphaned {
             sid: "s1".into(),
             recorder: "a".into()
@@ -115,24 +114,18 @@ async fn a_stale_owner_makes_an_orphan_a_restarted_one_too_until_it_releases_its
     // Back, in the same incarnation: its claim stands again.
     dir.heartbeat(&member("a", "i1"), true).await.unwrap();
     assert!(matches!(
-        dir.claim("g_a_b", "s2", "b", "i1", "g_a_b_t2")
-            .await
-            .unwrap(),
+        dir.claim("g_a_b", "s2", "b", "i1").await.unwrap(),
         Claim::Existing { .. }
     ));
     // Restarted (a new incarnation): the old session is not "existing" until released.
     dir.heartbeat(&member("a", "i2"), true).await.unwrap();
     assert!(matches!(
-        dir.claim("g_a_b", "s2", "b", "i1", "g_a_b_t2")
-            .await
-            .unwrap(),
+        dir.claim("g_a_b", "s2", "b", "i1").await.unwrap(),
         Claim::Orphaned { .. }
     ));
     assert_eq!(dir.release_earlier_claims("a", "i2").await.unwrap(), 1);
     assert_eq!(
-        dir.claim("g_a_b", "s2", "b", "i1", "g_a_b_t2")
-            .await
-            .unwrap(),
+        dir.claim("g_a_b", "s2", "b", "i1").await.unwrap(),
         Claim::Granted { fencing: 2 }
     );
 }
@@ -143,11 +136,7 @@ async fn a_directory_that_lost_its_state_is_noticed_by_the_next_beat_and_claims_
     let dir = directory(&emulator.url, Duration::from_secs(15));
     let mut a = member("a", "i1");
     assert_eq!(dir.heartbeat(&a, false).await.unwrap(), Beat::Written);
-    let Claim::Granted { fencing } = dir
-        .claim("g_x_y", "s1", "a", "i1", "g_x_y_t")
-        .await
-        .unwrap()
-    else {
+    let Claim::Granted { fencing } = dir.claim("g_x_y", "s1", "a", "i1").await.unwrap() else {
         panic!("granted expected")
     };
     a.sessions.push(HeldSession {
@@ -160,24 +149,18 @@ async fn a_directory_that_lost_its_state_is_noticed_by_the_next_beat_and_claims_
     assert!(dir.channel("g_x_y").await.unwrap().is_none());
     assert_eq!(dir.heartbeat(&a, true).await.unwrap(), Beat::Restored);
     assert!(
-        dir.restore_claim(&a.sessions[0], "a", "i1", "g_x_y_t")
+        dir.restore_claim(&a.sessions[0], "a", "i1", Some("g_x_y_t"))
             .await
             .unwrap()
     );
     let claim = dir.channel("g_x_y").await.unwrap().unwrap();
     assert_eq!((claim.sid.as_str(), claim.fencing), ("s1", fencing));
     assert!(matches!(
-        dir.claim("g_x_y", "s9", "b", "i1", "g_x_y_t9")
-            .await
-            .unwrap(),
+        dir.claim("g_x_y", "s9", "b", "i1").await.unwrap(),
         Claim::Existing { .. }
     ));
     // A restore never overwrites someone else's newer claim.
     let mut stale = a.sessions[0].clone();
     stale.sid = "s0".into();
-    assert!(
-        !dir.restore_claim(&stale, "a", "i1", "g_x_y_t0")
-            .await
-            .unwrap()
-    );
+    assert!(!dir.restore_claim(&stale, "a", "i1", None).await.unwrap());
 }

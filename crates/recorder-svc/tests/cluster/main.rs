@@ -4,3 +4,6 @@
 #![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
 mod directory;
+mod harness;
+mod outage;
+mod placement;

@@ -135,6 +135,10 @@ impl Supervisor {
 
     pub(super) async fn run(mut self) {
         self.handle.record("starting", None);
+        if let Err(e) = self.claim().await {
+            self.fail_start(e).await;
+            return;
+        }
         self.open_tab();
         while !self.finished {
             let wake = self.next_wake();
@@ -186,6 +190,29 @@ impl Supervisor {
     }
 
     // ---- establishing (first start and every rejoin) -------------------------------------------
+
+    /// Cluster mode: the channel is claimed in the directory before the bot joins (one session
+    /// per channel across every recorder).
+    async fn claim(&mut self) -> Result<(), RecorderError> {
+        let Some(cluster) = &self.ctx.cluster else {
+            return Ok(());
+        };
+        let fencing = cluster
+            .claim(self.handle.channel.as_str(), &self.handle.sid.to_string())
+            .await?;
+        self.handle.set_fencing(fencing);
+        self.handle
+            .record("claimed", Some(format!("fencing number {fencing}")));
+        Ok(())
+    }
+
+    /// The claim this session records under (cluster mode).
+    fn lease(&self) -> Option<crate::record::Lease> {
+        Some(crate::record::Lease {
+            recorder: self.handle.recorder.clone()?,
+            fencing: self.handle.fencing()?,
+        })
+    }
 
     fn open_tab(&mut self) {
         self.attempt += 1;
@@ -276,6 +303,7 @@ impl Supervisor {
             filename: filename.clone(),
             speakers: self.handle.speakers,
             started_at,
+            lease: self.lease(),
         };
         let (dir, written) = (self.ctx.settings.journal_dir.clone(), journal.clone());
         tokio::task::spawn_blocking(move || journal::write(&dir, &written))
@@ -321,6 +349,9 @@ impl Supervisor {
             live.audio = Some(stats);
         });
         self.handle.record("recording", Some(filename.clone()));
+        if let Some(cluster) = &self.ctx.cluster {
+            cluster.note_files(self.handle.sid.to_string(), filename.clone());
+        }
         self.ctx.metrics.session_started(true);
         let _ = self.handle.started.send(Some(Ok(StartAnswer {
             sid: self.handle.sid,
@@ -424,6 +455,15 @@ impl Supervisor {
                 if self.audio.is_some() {
                     self.begin_stop(StopReason::Error, None).await;
                 }
+            }
+            SessionCmd::LeaseLost { current_fencing } => {
+                self.handle.record(
+                    "lease lost",
+                    Some(format!(
+                        "another session holds the channel now (fencing number {current_fencing}); this segment ends, its audio is kept"
+                    )),
+                );
+                self.begin_stop(StopReason::Error, None).await;
             }
             SessionCmd::Abort { done } => {
                 if let Some(audio) = self.audio.take() {

@@ -99,6 +99,7 @@ impl Supervisor {
             body: body.clone(),
             created_at: OffsetDateTime::now_utc(),
             history: self.handle.with_live(|live| live.history.clone()),
+            lease: self.lease(),
         };
         let index = Arc::clone(&self.ctx.store.index);
         let (dir, sid) = (self.ctx.settings.journal_dir.clone(), self.handle.sid);

@@ -1,0 +1,179 @@
+//! The heartbeat: every few seconds, this recorder's document in the directory is rewritten
+//! (capacity, sessions in use, draining, its sessions). After a beat that follows a gap — the
+//! directory was unreachable, or lost its state — every session's claim is checked: restored if
+//! the directory forgot it, given up (the session ends its segment, audio kept) if another
+//! session holds the channel now.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use memharbor_directory::{Beat, HeldSession, Member};
+
+use super::Cluster;
+
+/// What the heartbeat needs from the sessions (`session::Sessions` implements it).
+pub trait HeldSessions: Send + Sync + 'static {
+    /// Sessions holding a claim, each with its files' name once recording.
+    fn held(&self) -> Vec<(HeldSession, Option<String>)>;
+    /// Sessions this recorder runs (starting, recording or stopping).
+    fn in_use(&self) -> usize;
+    /// The session lost its claim: another session holds its channel now.
+    fn lease_lost(&self, lost: LeaseLost);
+}
+
+/// A session whose claim is someone else's now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseLost {
+    pub sid: String,
+    /// Ours, and the channel's now (0 if the channel is free).
+    pub fencing: u64,
+    pub current_fencing: u64,
+}
+
+impl Cluster {
+    /// Beats until the process ends.
+    pub async fn run(self: Arc<Self>, sessions: Arc<dyn HeldSessions>) {
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(self.settings.heartbeat) => {}
+                () = self.beat_now.notified() => {}
+            }
+            self.beat(sessions.as_ref()).await;
+        }
+    }
+
+    /// One heartbeat, and what follows from it. The first one registers this recorder.
+    pub async fn beat(&self, sessions: &dyn HeldSessions) {
+        let held = sessions.held();
+        let member = Member {
+            id: self.settings.id.clone(),
+            url: self.settings.advertise_url.clone(),
+            incarnation: self.incarnation.clone(),
+            capacity: self.capacity,
+            in_use: u32::try_from(sessions.in_use()).unwrap_or(u32::MAX),
+            draining: self.is_draining(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            sessions: held.iter().map(|(s, _)| s.clone()).collect(),
+        };
+        let (renewing, lapsed) = {
+            let state = self.state();
+            let lease = self.settings.lease;
+            (
+                state.renewed.is_some(),
+                state.renewed.is_some_and(|at| at.elapsed() >= lease),
+            )
+        };
+        let sent = Instant::now();
+        let beat = match self.directory.heartbeat(&member, renewing).await {
+            Ok(beat) => beat,
+            Err(e) => {
+                self.counters.directory_error("heartbeat");
+                let mut state = self.state();
+                if state.last_error.is_none() {
+                    tracing::warn!(error = %e, "cannot renew this recorder's heartbeat; recording goes on, new starts wait for the directory");
+                }
+                state.last_error = Some(e.0);
+                return;
+            }
+        };
+        let released_earlier = {
+            let mut state = self.state();
+            if state.last_error.take().is_some() {
+                tracing::info!("the directory is reachable again");
+            }
+            state.renewed = Some(sent);
+            state.released_earlier
+        };
+        if !released_earlier {
+            match self
+                .directory
+                .release_earlier_claims(&self.settings.id, &self.incarnation)
+                .await
+            {
+                Ok(n) => {
+                    if n > 0 {
+                        tracing::info!(
+                            released = n,
+                            "freed the channels this recorder held before it restarted"
+                        );
+                    }
+                    self.state().released_earlier = true;
+                }
+                Err(_) => self.counters.directory_error("release"),
+            }
+        }
+        if beat == Beat::Restored || lapsed {
+            if beat == Beat::Restored {
+                tracing::warn!(
+                    "the directory had lost this recorder's record: restoring its claims"
+                );
+            }
+            self.check_claims(&held, sessions).await;
+        }
+        match self.directory.members().await {
+            Ok(members) => {
+                self.counters
+                    .recorders
+                    .set(i64::try_from(members.live().count()).unwrap_or(0));
+                self.state().members = members;
+            }
+            Err(_) => self.counters.directory_error("members"),
+        }
+    }
+
+    /// After a gap: each claim is still ours (restored if the directory forgot it), or lost.
+    async fn check_claims(
+        &self,
+        held: &[(HeldSession, Option<String>)],
+        sessions: &dyn HeldSessions,
+    ) {
+        for (session, filename) in held {
+            let current = match self.directory.channel(&session.channel).await {
+                Ok(current) => current,
+                Err(_) => {
+                    self.counters.directory_error("claim_check");
+                    continue;
+                }
+            };
+            let ours = match current {
+                Some(claim) if claim.sid == session.sid && claim.fencing == session.fencing => true,
+                Some(claim) if claim.active || claim.fencing > session.fencing => {
+                    self.lost(sessions, session, claim.fencing);
+                    continue;
+                }
+                // Gone (a reset) or released by someone: ours again, with our number.
+                _ => false,
+            };
+            if ours {
+                continue;
+            }
+            let stem = filename
+                .as_deref()
+                .and_then(memharbor_shared::cluster::stem_of_file);
+            match self
+                .directory
+                .restore_claim(
+                    session,
+                    &self.settings.id,
+                    &self.incarnation,
+                    stem.as_deref(),
+                )
+                .await
+            {
+                Ok(true) => {}
+                Ok(false) => self.lost(sessions, session, 0),
+                Err(_) => self.counters.directory_error("restore"),
+            }
+        }
+    }
+
+    fn lost(&self, sessions: &dyn HeldSessions, session: &HeldSession, current_fencing: u64) {
+        self.counters.lease_losses.inc();
+        tracing::warn!(sid = %session.sid, channel = %session.channel, fencing = session.fencing, current_fencing, "this session's channel belongs to another session now: ending this segment, its audio is kept");
+        sessions.lease_lost(LeaseLost {
+            sid: session.sid.clone(),
+            fencing: session.fencing,
+            current_fencing,
+        });
+    }
+}

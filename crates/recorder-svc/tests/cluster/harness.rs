@@ -1,0 +1,353 @@
+//! A cluster on loopback: Google's Firestore emulator, fake-gcs-server, recorders as processes
+//! (the real binary, each with its own recordings folder, id, and a TCP proxy in front of the
+//! emulator that the test can cut), and gateways in-process. Heartbeats every second and a
+//! 5-second lease keep the tests short.
+
+use std::collections::HashMap;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use memharbor_testkit::emulators::{self, Server};
+use memharbor_testkit::proxy::TcpProxy;
+use memharbor_testkit::{self as kit, SECRET};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+pub const BUCKET: &str = "demo-memharbor.appspot.com";
+pub const LEASE_S: u64 = 5;
+const APP_CERT: &str = "5CFd2fd1755d40ecb72977518be15d3b";
+
+/// One recorder process.
+pub struct Node {
+    pub id: String,
+    pub url: String,
+    pub dir: TempDir,
+    /// Its link to Firestore.
+    pub link: TcpProxy,
+    child: Option<Child>,
+    env: Vec<(String, String)>,
+}
+
+impl Node {
+    pub fn recordings(&self) -> std::path::PathBuf {
+        self.dir.path().join("recordings")
+    }
+
+    fn spawn(&mut self) {
+        let child = Command::new(env!("CARGO_BIN_EXE_recorder-svc"))
+            .current_dir(self.dir.path())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("RUST_LOG", "warn")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("recorder binary starts");
+        self.child = Some(child);
+    }
+
+    /// `kill -9`.
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub async fn status(&self) -> Value {
+        kit::client()
+            .get(format!("{}/status", self.url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        kit::json_of(
+            kit::client()
+                .get(format!("{}{path}", self.url))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        kit::json_of(
+            kit::client()
+                .post(format!("{}{path}", self.url))
+                .json(&body)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// The WAV `filename` in its recordings folder.
+    pub fn wav(&self, filename: &str) -> kit::wav::Wav {
+        kit::wav::Wav::read(&self.recordings().join(filename))
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A gateway of the cluster, in-process.
+pub struct Gateway {
+    pub url: String,
+    _logs: TempDir,
+}
+
+pub struct Cluster {
+    pub firestore: Server,
+    /// fake-gcs-server, where the recorders upload.
+    _gcs: Server,
+    pub nodes: Vec<Node>,
+    pub gateways: Vec<Gateway>,
+    pub http: reqwest::Client,
+}
+
+pub struct Plan {
+    pub recorders: usize,
+    pub gateways: usize,
+    pub max_sessions: usize,
+    pub scenario: Value,
+}
+
+impl Default for Plan {
+    fn default() -> Self {
+        Self {
+            recorders: 3,
+            gateways: 2,
+            max_sessions: 2,
+            scenario: kit::everywhere(vec![kit::tone(1001, 440, 0, 600_000)]),
+        }
+    }
+}
+
+impl Cluster {
+    pub async fn start(plan: Plan) -> Self {
+        let (firestore, gcs) = (emulators::firestore(0).await, emulators::fake_gcs(0).await);
+        gcs.create_bucket(BUCKET).await;
+        let mut nodes = Vec::new();
+        for n in 0..plan.recorders {
+            let dir = tempfile::tempdir().unwrap();
+            let sdk = kit::standin_sdk(dir.path(), &plan.scenario);
+            let port = kit::free_port();
+            let link = TcpProxy::start(&format!("127.0.0.1:{}", firestore.port)).await;
+            let id = format!("rec-{n}");
+            let env: Vec<(String, String)> = [
+                ("RECORDER_HTTP_ADDR", format!("127.0.0.1:{port}")),
+                (
+                    "RECORDER_RECORDINGS_DIR",
+                    dir.path().join("recordings").display().to_string(),
+                ),
+                ("RECORDER_AGORA_SDK", sdk.display().to_string()),
+                ("RECORDER_CHROMIUM_EXTRA_ARGS", kit::STANDIN_ARGS.join(" ")),
+                ("RECORDER_MAX_SESSIONS", plan.max_sessions.to_string()),
+                ("RECORDER_MIN_FREE_MB", "64".into()),
+                ("RECORDER_UPLOAD_WAIT_S", "10".into()),
+                ("MEMHARBOR_SECRET_KEY", SECRET.into()),
+                ("FIREBASE_PROJECT_ID", "demo-memharbor".into()),
+                ("FIREBASE_STORAGE_BUCKET", BUCKET.into()),
+                ("FIREBASE_USE_EMULATOR", "true".into()),
+                ("FIRESTORE_EMULATOR_HOST", link.addr.clone()),
+                ("FIREBASE_STORAGE_EMULATOR_HOST", gcs.url.clone()),
+                ("MEMHARBOR_CLUSTER", "true".into()),
+                ("MEMHARBOR_CLUSTER_HEARTBEAT_S", "1".into()),
+                ("MEMHARBOR_CLUSTER_LEASE_S", LEASE_S.to_string()),
+                ("RECORDER_ID", id.clone()),
+                ("RECORDER_ADVERTISE_URL", format!("http://127.0.0.1:{port}")),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+            let mut node = Node {
+                id,
+                url: format!("http://127.0.0.1:{port}"),
+                dir,
+                link,
+                child: None,
+                env,
+            };
+            node.spawn();
+            nodes.push(node);
+        }
+        let mut gateways = Vec::new();
+        for _ in 0..plan.gateways {
+            gateways.push(gateway(&firestore.url).await);
+        }
+        let cluster = Self {
+            firestore,
+            _gcs: gcs,
+            nodes,
+            gateways,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .build()
+                .unwrap(),
+        };
+        for n in 0..cluster.nodes.len() {
+            cluster.wait_ready(n).await;
+        }
+        cluster.wait_live(plan.recorders).await;
+        cluster
+    }
+
+    /// Recorder `n` answers `/readyz`.
+    pub async fn wait_ready(&self, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !reqwest::get(format!("{}/readyz", self.nodes[n].url))
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            assert!(Instant::now() < deadline, "recorder {n} did not come up");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Stops the Firestore emulator (for everyone: recorders and gateways).
+    pub fn stop_firestore(&mut self) {
+        self.firestore.stop();
+    }
+
+    /// Starts the emulator again on the same port. It comes back empty: harsher than an outage of
+    /// the real Firestore, which keeps its documents; the recorders write theirs back.
+    pub async fn restart_firestore(&mut self) {
+        self.firestore = emulators::firestore(self.firestore.port).await;
+    }
+
+    /// A document of the directory as the emulator holds it (`None` if absent).
+    pub async fn document(&self, path: &str) -> Option<Value> {
+        let r = self
+            .http
+            .get(format!(
+                "{}/v1/projects/demo-memharbor/databases/(default)/documents/{path}",
+                self.firestore.url
+            ))
+            .bearer_auth("owner")
+            .send()
+            .await
+            .unwrap();
+        if !r.status().is_success() {
+            return None;
+        }
+        r.json().await.ok()
+    }
+
+    /// Overwrites a document's fields, as another recorder's write would.
+    pub async fn write_document(&self, path: &str, fields: Value) {
+        let r = self
+            .http
+            .patch(format!(
+                "{}/v1/projects/demo-memharbor/databases/(default)/documents/{path}",
+                self.firestore.url
+            ))
+            .bearer_auth("owner")
+            .json(&json!({ "fields": fields }))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    }
+
+    /// Waits until every gateway's health counts `live` recorders.
+    pub async fn wait_live(&self, live: usize) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        for g in 0..self.gateways.len() {
+            loop {
+                let (_, health) = self.get(g, "/api/health").await;
+                if health["recorders"]["live"] == json!(live) {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "gateway {g} does not see {live} live recorders: {health}"
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+
+    pub async fn get(&self, g: usize, path: &str) -> (u16, Value) {
+        kit::json_of(
+            self.http
+                .get(format!("{}{path}", self.gateways[g].url))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    pub async fn post(&self, g: usize, path: &str, body: Value) -> (u16, Value) {
+        kit::json_of(
+            self.http
+                .post(format!("{}{path}", self.gateways[g].url))
+                .json(&body)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    pub async fn start_via(&self, g: usize, channel: &str) -> (u16, Value) {
+        self.post(g, "/api/recording/start", json!({"channel": channel}))
+            .await
+    }
+
+    /// Which recorder records `sid`, as the merged status says.
+    pub async fn recorder_of(&self, g: usize, sid: &str) -> Option<String> {
+        let (_, status) = self.get(g, "/api/recording/status").await;
+        status["sessions"]
+            .as_array()?
+            .iter()
+            .find(|s| s["sid"] == sid)
+            .and_then(|s| s["recorder"].as_str().map(str::to_owned))
+    }
+
+    pub fn node(&self, id: &str) -> &Node {
+        self.nodes
+            .iter()
+            .find(|n| n.id == id)
+            .expect("known recorder")
+    }
+}
+
+async fn gateway(firestore_url: &str) -> Gateway {
+    let logs = tempfile::tempdir().unwrap();
+    let env: HashMap<String, String> = [
+        ("AGORA_APP_ID", kit::APP_ID.to_owned()),
+        ("AGORA_APP_CERT", APP_CERT.to_owned()),
+        ("MEMHARBOR_SECRET_KEY", SECRET.to_owned()),
+        ("MEMHARBOR_HTTP_ADDR", "127.0.0.1:0".to_owned()),
+        ("MEMHARBOR_WORKERS", "2".to_owned()),
+        ("MEMHARBOR_LOG_DIR", logs.path().display().to_string()),
+        ("MEMHARBOR_CLUSTER", "true".to_owned()),
+        ("MEMHARBOR_CLUSTER_LEASE_S", LEASE_S.to_string()),
+        ("FIREBASE_PROJECT_ID", "demo-memharbor".to_owned()),
+        ("FIREBASE_USE_EMULATOR", "true".to_owned()),
+        ("FIRESTORE_EMULATOR_HOST", firestore_url.to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let settings = api_gateway::settings::Settings::from_sources(HashMap::new(), env)
+        .expect("gateway settings");
+    let app = api_gateway::startup::Application::build(settings)
+        .await
+        .expect("gateway builds");
+    let url = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    Gateway { url, _logs: logs }
+}
