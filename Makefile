@@ -5,7 +5,7 @@ CARGO ?= cargo
 STANDIN := crates/recorder-svc/tests/standin
 
 .PHONY: help run demo test fmt lint typecheck unit deploy-check bench bench-tokens bench-http \
-        bench-recorder setup-run setup-test setup-bench sdk env docker-env
+        bench-recorder bench-cluster setup-run setup-test setup-bench sdk env docker-env
 
 help:
 	@echo "make run     set up, build and start the gateway (:8001) and the recorder (:3100)"
@@ -82,7 +82,7 @@ test: setup-test sdk lint typecheck deploy-check unit
 
 ## Benchmarks -------------------------------------------------------------------------------
 
-bench: bench-tokens bench-http bench-recorder
+bench: bench-tokens bench-http bench-recorder bench-cluster
 
 bench-tokens:
 	$(CARGO) bench -p agora-token --bench build
@@ -93,3 +93,7 @@ bench-http: setup-bench
 
 bench-recorder: setup-bench sdk
 	@bench/recorder.sh
+
+# Cluster mode on the test harness (Firestore emulator, three recorders, two gateways).
+bench-cluster: setup-test sdk
+	$(CARGO) bench -p recorder-svc --bench cluster

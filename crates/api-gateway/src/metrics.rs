@@ -41,6 +41,7 @@ pub struct Metrics {
     pub cluster_recorders: Gauge,
     placements: Family<OutcomeLabels, Counter>,
     directory_errors: Family<OpLabels, Counter>,
+    directory_documents: Family<OpLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -77,6 +78,12 @@ impl Default for Metrics {
             "Cluster mode: failed reads of the directory (Firestore), by operation",
             directory_errors.clone(),
         );
+        let directory_documents = Family::<OpLabels, Gauge>::default();
+        registry.register(
+            "memharbor_cluster_directory_documents",
+            "Cluster mode: documents this gateway has read and written in the directory (Firestore) since it started, by op (read, write)",
+            directory_documents.clone(),
+        );
         // Every series shows from the start, at 0.
         for role in [Role::Publisher, Role::Subscriber] {
             for version in [Version::V006, Version::V007] {
@@ -91,6 +98,7 @@ impl Default for Metrics {
             cluster_recorders,
             placements,
             directory_errors,
+            directory_documents,
         }
     }
 }
@@ -123,6 +131,15 @@ impl Metrics {
 
     pub fn directory_error(&self, op: &'static str) {
         self.directory_errors.get_or_create(&OpLabels { op }).inc();
+    }
+
+    /// The directory's usage so far: documents read and written.
+    pub fn directory_usage(&self, reads: u64, writes: u64) {
+        for (op, n) in [("read", reads), ("write", writes)] {
+            self.directory_documents
+                .get_or_create(&OpLabels { op })
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
     }
 
     pub fn token_issued(&self, role: Role, version: Version) {

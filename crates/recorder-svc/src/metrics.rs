@@ -55,6 +55,8 @@ pub struct ClusterCounters {
     claims: Family<OutcomeLabels, Counter>,
     pub lease_losses: Counter,
     directory_errors: Family<OpLabels, Counter>,
+    /// Documents read and written in the directory since start (what Firestore bills).
+    directory_documents: Family<OpLabels, Gauge>,
 }
 
 impl ClusterCounters {
@@ -66,6 +68,15 @@ impl ClusterCounters {
 
     pub fn directory_error(&self, op: &'static str) {
         self.directory_errors.get_or_create(&OpLabels { op }).inc();
+    }
+
+    /// The directory's usage so far: documents read and written.
+    pub fn directory_usage(&self, reads: u64, writes: u64) {
+        for (op, n) in [("read", reads), ("write", writes)] {
+            self.directory_documents
+                .get_or_create(&OpLabels { op })
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
     }
 }
 
@@ -211,6 +222,11 @@ impl Default for Metrics {
             "memharbor_cluster_directory_errors",
             "Failed calls to the cluster's directory (Firestore), by operation",
             m.cluster.directory_errors.clone(),
+        );
+        r.register(
+            "memharbor_cluster_directory_documents",
+            "Documents this recorder has read and written in the directory (Firestore) since it started, by op (read, write)",
+            m.cluster.directory_documents.clone(),
         );
         Self { registry: r, ..m }
     }

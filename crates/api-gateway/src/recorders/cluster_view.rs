@@ -69,7 +69,10 @@ impl ClusterView {
 
     async fn refresh(&self) -> Result<(), ApiError> {
         let _one_at_a_time = self.refreshing.lock().await;
-        match self.directory.members().await {
+        let members = self.directory.members().await;
+        let usage = self.directory.usage();
+        self.metrics.directory_usage(usage.reads, usage.writes);
+        match members {
             Ok(members) => {
                 self.metrics
                     .cluster_recorders

@@ -183,6 +183,11 @@ impl Recorders {
                 done => return done,
             }
         }
+        // Every recorder refused, but a start for the same channel may have been placed meanwhile
+        // (through another gateway): its owner answers it (`existing`), full or not.
+        if let Some(owner) = self.owner_for_start(view, &request.channel).await? {
+            return self.start_on(view, &owner, request, rid).await;
+        }
         let live = view.known().live().count();
         if live == 0 {
             self.metrics.placement("no_recorder");

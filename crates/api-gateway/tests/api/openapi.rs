@@ -177,7 +177,19 @@ async fn the_document_describes_what_is_served() {
         })
         .await,
     );
-    let (app, keyed, down, slow, broken, users, keyless) = (0, 1, 2, 3, 4, 5, 6);
+    // A recorder of a cluster whose channel lost its owner answers 409 with the sid; the gateway
+    // relays it (tests/cluster in recorder-svc produces it for real).
+    apps.push(
+        spawn_app_with(|s| {
+            s.recorder.url = canned(concat!(
+                "HTTP/1.1 409 Conflict\r\ncontent-type: application/json\r\n",
+                "content-length: 161\r\nconnection: close\r\n\r\n",
+                r#"{"error":{"code":"session_orphaned","message":"the channel's session lost its recorder and waits to be taken over","sid":"0b0d4c1e-0000-4000-8000-000000000001"}}"#
+            ))
+        })
+        .await,
+    );
+    let (app, keyed, down, slow, broken, users, keyless, orphaned) = (0, 1, 2, 3, 4, 5, 6, 7);
     let (alice, rater, starter) = (
         crate::users::id_token("alice"),
         crate::users::id_token("rater"),
@@ -243,6 +255,7 @@ async fn the_document_describes_what_is_served() {
         ex(app, "post", "/api/token", 413).raw(big.clone(), "application/json"),
         ex(app, "post", "/api/token", 415).raw("{}".into(), "text/plain"),
         ex(app, "post", "/api/recording/start", 400).body(json!({"channel": "not_valid"})),
+        ex(orphaned, "post", "/api/recording/start", 409).body(json!({"channel": "doc_x_y"})),
         ex(app, "post", "/api/recording/start", 413).raw(big.clone(), "application/json"),
         ex(app, "post", "/api/recording/start", 415).raw("{}".into(), "text/plain"),
         ex(app, "post", "/api/recording/stop", 200).body(json!({"sid": sid})),

@@ -5,11 +5,14 @@
 //! session holds the channel now.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use memharbor_directory::{Beat, HeldSession, Member};
 
 use super::Cluster;
+
+/// How soon a failed heartbeat is tried again.
+const RETRY: Duration = Duration::from_secs(1);
 
 /// What the heartbeat needs from the sessions (`session::Sessions` implements it).
 pub trait HeldSessions: Send + Sync + 'static {
@@ -31,11 +34,17 @@ pub struct LeaseLost {
 }
 
 impl Cluster {
-    /// Beats until the process ends.
+    /// Beats until the process ends; after a failed beat, tries again every second (a failed
+    /// call costs nothing), so the directory's return is noticed within a second, not a beat.
     pub async fn run(self: Arc<Self>, sessions: Arc<dyn HeldSessions>) {
         loop {
+            let pause = if self.state().last_error.is_some() {
+                self.settings.heartbeat.min(RETRY)
+            } else {
+                self.settings.heartbeat
+            };
             tokio::select! {
-                () = tokio::time::sleep(self.settings.heartbeat) => {}
+                () = tokio::time::sleep(pause) => {}
                 () = self.beat_now.notified() => {}
             }
             self.beat(sessions.as_ref()).await;
@@ -119,6 +128,8 @@ impl Cluster {
             }
             Err(_) => self.counters.directory_error("members"),
         }
+        let usage = self.directory.usage();
+        self.counters.directory_usage(usage.reads, usage.writes);
     }
 
     /// After a gap: each claim is still ours (restored if the directory forgot it), or lost.

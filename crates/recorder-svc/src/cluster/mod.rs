@@ -166,6 +166,7 @@ impl Cluster {
 
     /// `/status`'s `cluster` section: this recorder, its link to the directory, the members.
     pub fn status(&self) -> Value {
+        let usage = self.directory.usage();
         let state = self.state();
         let members: Vec<Value> = state
             .members
@@ -192,6 +193,8 @@ impl Cluster {
                 "lastError": state.last_error,
                 "heartbeatS": self.settings.heartbeat.as_secs(),
                 "leaseS": self.settings.lease.as_secs(),
+                "documentsRead": usage.reads,
+                "documentsWritten": usage.writes,
             },
             "members": members,
         })

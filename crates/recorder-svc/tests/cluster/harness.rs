@@ -104,6 +104,8 @@ impl Drop for Node {
 /// A gateway of the cluster, in-process.
 pub struct Gateway {
     pub url: String,
+    /// Its link to Firestore.
+    pub link: TcpProxy,
     _logs: TempDir,
 }
 
@@ -121,6 +123,9 @@ pub struct Plan {
     pub gateways: usize,
     pub max_sessions: usize,
     pub scenario: Value,
+    /// `MEMHARBOR_CLUSTER_HEARTBEAT_S` and `MEMHARBOR_CLUSTER_LEASE_S` (1 s and 5 s in tests).
+    pub heartbeat_s: u64,
+    pub lease_s: u64,
 }
 
 impl Default for Plan {
@@ -130,6 +135,8 @@ impl Default for Plan {
             gateways: 2,
             max_sessions: 2,
             scenario: kit::everywhere(vec![kit::tone(1001, 440, 0, 600_000)]),
+            heartbeat_s: 1,
+            lease_s: LEASE_S,
         }
     }
 }
@@ -163,8 +170,11 @@ impl Cluster {
                 ("FIRESTORE_EMULATOR_HOST", link.addr.clone()),
                 ("FIREBASE_STORAGE_EMULATOR_HOST", gcs.url.clone()),
                 ("MEMHARBOR_CLUSTER", "true".into()),
-                ("MEMHARBOR_CLUSTER_HEARTBEAT_S", "1".into()),
-                ("MEMHARBOR_CLUSTER_LEASE_S", LEASE_S.to_string()),
+                (
+                    "MEMHARBOR_CLUSTER_HEARTBEAT_S",
+                    plan.heartbeat_s.to_string(),
+                ),
+                ("MEMHARBOR_CLUSTER_LEASE_S", plan.lease_s.to_string()),
                 ("RECORDER_ID", id.clone()),
                 ("RECORDER_ADVERTISE_URL", format!("http://127.0.0.1:{port}")),
             ]
@@ -184,7 +194,7 @@ impl Cluster {
         }
         let mut gateways = Vec::new();
         for _ in 0..plan.gateways {
-            gateways.push(gateway(&firestore.url).await);
+            gateways.push(gateway(firestore.port, plan.lease_s).await);
         }
         let cluster = Self {
             firestore,
@@ -212,6 +222,17 @@ impl Cluster {
         {
             assert!(Instant::now() < deadline, "recorder {n} did not come up");
             tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Cuts every recorder's and gateway's link to Firestore (an outage of the directory, its
+    /// documents kept), or heals them all. (The recovery bench uses it; the tests restart the
+    /// emulator instead.)
+    #[allow(dead_code)]
+    pub fn cut_directory(&self, cut: bool) {
+        let links = self.nodes.iter().map(|n| &n.link);
+        for link in links.chain(self.gateways.iter().map(|g| &g.link)) {
+            if cut { link.cut() } else { link.heal() }
         }
     }
 
@@ -324,8 +345,9 @@ impl Cluster {
     }
 }
 
-async fn gateway(firestore_url: &str) -> Gateway {
+async fn gateway(firestore_port: u16, lease_s: u64) -> Gateway {
     let logs = tempfile::tempdir().unwrap();
+    let link = TcpProxy::start(&format!("127.0.0.1:{firestore_port}")).await;
     let env: HashMap<String, String> = [
         ("AGORA_APP_ID", kit::APP_ID.to_owned()),
         ("AGORA_APP_CERT", APP_CERT.to_owned()),
@@ -334,10 +356,10 @@ async fn gateway(firestore_url: &str) -> Gateway {
         ("MEMHARBOR_WORKERS", "2".to_owned()),
         ("MEMHARBOR_LOG_DIR", logs.path().display().to_string()),
         ("MEMHARBOR_CLUSTER", "true".to_owned()),
-        ("MEMHARBOR_CLUSTER_LEASE_S", LEASE_S.to_string()),
+        ("MEMHARBOR_CLUSTER_LEASE_S", lease_s.to_string()),
         ("FIREBASE_PROJECT_ID", "demo-memharbor".to_owned()),
         ("FIREBASE_USE_EMULATOR", "true".to_owned()),
-        ("FIRESTORE_EMULATOR_HOST", firestore_url.to_owned()),
+        ("FIRESTORE_EMULATOR_HOST", link.addr.clone()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
@@ -349,5 +371,9 @@ async fn gateway(firestore_url: &str) -> Gateway {
         .expect("gateway builds");
     let url = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
-    Gateway { url, _logs: logs }
+    Gateway {
+        url,
+        link,
+        _logs: logs,
+    }
 }
