@@ -147,6 +147,20 @@ impl Cluster {
         });
     }
 
+    /// Frees `channel` now (a claim taken for a start that then found no place); in the
+    /// background if the directory does not take it at once.
+    pub async fn release_now(self: &Arc<Self>, channel: String, sid: String, fencing: u64) {
+        if self
+            .directory
+            .release(&channel, &sid, fencing)
+            .await
+            .is_err()
+        {
+            self.counters.directory_error("release");
+            self.release(channel, sid, fencing);
+        }
+    }
+
     /// Records the stem of a session's files, so downloads route to this recorder.
     pub fn note_files(self: &Arc<Self>, sid: String, filename: String) {
         let Some(stem) = memharbor_shared::cluster::stem_of_file(&filename) else {

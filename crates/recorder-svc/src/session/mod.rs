@@ -70,6 +70,22 @@ struct Registry {
     draining: bool,
 }
 
+impl Registry {
+    /// Whether one more session may start here: not draining, a place free, disk enough.
+    fn room_for_one(&self, max_sessions: usize, low_on_disk: bool) -> Result<(), RecorderError> {
+        if self.draining {
+            return Err(RecorderError::Draining);
+        }
+        if self.by_sid.len() >= max_sessions {
+            return Err(RecorderError::AtCapacity);
+        }
+        if low_on_disk {
+            return Err(RecorderError::DiskFull);
+        }
+        Ok(())
+    }
+}
+
 impl SessionContext {
     pub fn new(
         settings: SessionSettings,
@@ -172,7 +188,10 @@ impl Sessions {
         &self.ctx
     }
 
-    /// Starts recording `req.channel`, or answers the session already recording it.
+    /// Starts recording `req.channel`, or answers the session already recording it. In cluster
+    /// mode the channel is claimed before the session takes a place, so a start that another
+    /// recorder wins never holds one of this recorder's places (a burst of starts for the same
+    /// channels through several gateways cannot fill recorders with sessions bound to fail).
     pub async fn start(&self, req: StartRequest) -> Result<StartAnswer, RecorderError> {
         let channel = RecordingChannel::parse(&req.channel).ok_or_else(|| {
             RecorderError::bad_request("invalid_channel", Some("channel"), CHANNEL_RULE)
@@ -180,48 +199,141 @@ impl Sessions {
         let settings = &self.ctx.settings;
         let low_on_disk = crate::storage::disk::free_bytes(&settings.recordings_dir)
             .is_some_and(|free| free < settings.min_free_bytes);
-        let (handle, existing) = {
-            let mut reg = self.ctx.registry();
-            if reg.closed {
-                return Err(RecorderError::ShuttingDown);
+        let sid = Uuid::new_v4();
+        let mut claimed = None;
+        if let Some(cluster) = &self.ctx.cluster {
+            if let Some(existing) = self.may_take(&channel, low_on_disk)? {
+                return self.answer_existing(existing).await;
             }
-            if let Some(sid) = reg.by_channel.get(channel.as_str()) {
-                (Arc::clone(&reg.by_sid[sid]), true)
-            } else {
-                if reg.draining {
-                    return Err(RecorderError::Draining);
+            match cluster.claim(channel.as_str(), &sid.to_string()).await {
+                Ok(fencing) => claimed = Some(fencing),
+                // A concurrent start on this very recorder claimed it a moment ago: answer its
+                // session once registered.
+                Err(RecorderError::ClaimedElsewhere {
+                    sid: other,
+                    recorder,
+                }) if recorder == cluster.id() => {
+                    if let Some(existing) = self.registered_soon(&channel, &other).await {
+                        return self.answer_existing(existing).await;
+                    }
+                    return Err(RecorderError::ClaimedElsewhere {
+                        sid: other,
+                        recorder,
+                    });
                 }
-                if reg.by_sid.len() >= self.ctx.settings.max_sessions {
-                    return Err(RecorderError::AtCapacity);
+                Err(e) => return Err(e),
+            }
+        }
+        let registered = self.register(sid, &channel, &req, low_on_disk, claimed);
+        let (handle, existing) = match registered {
+            Ok(done) => done,
+            Err(e) => {
+                // The place went to another start while the claim was taken: give the channel back.
+                if let (Some(cluster), Some(fencing)) = (&self.ctx.cluster, claimed) {
+                    cluster
+                        .release_now(channel.as_str().to_owned(), sid.to_string(), fencing)
+                        .await;
                 }
-                if low_on_disk {
-                    return Err(RecorderError::DiskFull);
-                }
-                let (tx, rx) = mpsc::unbounded_channel();
-                let sid = Uuid::new_v4();
-                let handle = Arc::new(SessionHandle::new(
-                    sid,
-                    channel.clone(),
-                    req.speakers,
-                    req.uid,
-                    tx,
-                    self.ctx.cluster.as_ref().map(|c| c.id().to_owned()),
-                ));
-                reg.by_channel.insert(channel.as_str().to_owned(), sid);
-                reg.by_sid.insert(sid, Arc::clone(&handle));
-                let supervisor = supervisor::Supervisor::new(
-                    Arc::clone(&self.ctx),
-                    Arc::clone(&handle),
-                    rx,
-                    req,
-                );
-                self.ctx.runtime.spawn(supervisor.run());
-                (handle, false)
+                return Err(e);
             }
         };
+        if existing && let (Some(cluster), Some(fencing)) = (&self.ctx.cluster, claimed) {
+            cluster
+                .release_now(channel.as_str().to_owned(), sid.to_string(), fencing)
+                .await;
+        }
         let mut view = handle.started().await?;
         view.existing = existing;
         Ok(view)
+    }
+
+    async fn answer_existing(
+        &self,
+        handle: Arc<SessionHandle>,
+    ) -> Result<StartAnswer, RecorderError> {
+        let mut view = handle.started().await?;
+        view.existing = true;
+        Ok(view)
+    }
+
+    /// Whether a new session could take a place now (without taking it), or the channel's
+    /// session if this recorder already records it.
+    fn may_take(
+        &self,
+        channel: &RecordingChannel,
+        low_on_disk: bool,
+    ) -> Result<Option<Arc<SessionHandle>>, RecorderError> {
+        let reg = self.ctx.registry();
+        if reg.closed {
+            return Err(RecorderError::ShuttingDown);
+        }
+        if let Some(sid) = reg.by_channel.get(channel.as_str()) {
+            return Ok(Some(Arc::clone(&reg.by_sid[sid])));
+        }
+        reg.room_for_one(self.ctx.settings.max_sessions, low_on_disk)?;
+        Ok(None)
+    }
+
+    /// The session `sid` of `channel`, once a concurrent start has registered it (up to 2 s).
+    async fn registered_soon(
+        &self,
+        channel: &RecordingChannel,
+        sid: &str,
+    ) -> Option<Arc<SessionHandle>> {
+        for _ in 0..100 {
+            {
+                let reg = self.ctx.registry();
+                if let Some(found) = reg.by_channel.get(channel.as_str())
+                    && found.to_string() == sid
+                {
+                    return Some(Arc::clone(&reg.by_sid[found]));
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        None
+    }
+
+    /// Takes a place for a new session of `channel` (or finds the one recording it) and starts
+    /// its supervisor.
+    fn register(
+        &self,
+        sid: Uuid,
+        channel: &RecordingChannel,
+        req: &StartRequest,
+        low_on_disk: bool,
+        claimed: Option<u64>,
+    ) -> Result<(Arc<SessionHandle>, bool), RecorderError> {
+        let mut reg = self.ctx.registry();
+        if reg.closed {
+            return Err(RecorderError::ShuttingDown);
+        }
+        if let Some(existing) = reg.by_channel.get(channel.as_str()) {
+            return Ok((Arc::clone(&reg.by_sid[existing]), true));
+        }
+        reg.room_for_one(self.ctx.settings.max_sessions, low_on_disk)?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        let handle = Arc::new(SessionHandle::new(
+            sid,
+            channel.clone(),
+            req.speakers,
+            req.uid,
+            tx,
+            self.ctx.cluster.as_ref().map(|c| c.id().to_owned()),
+        ));
+        if let Some(fencing) = claimed {
+            handle.set_fencing(fencing);
+        }
+        reg.by_channel.insert(channel.as_str().to_owned(), sid);
+        reg.by_sid.insert(sid, Arc::clone(&handle));
+        let supervisor = supervisor::Supervisor::new(
+            Arc::clone(&self.ctx),
+            Arc::clone(&handle),
+            rx,
+            req.clone(),
+        );
+        self.ctx.runtime.spawn(supervisor.run());
+        Ok((handle, false))
     }
 
     /// Stops a session, or answers the final body of one that already ended. With `for_user`,

@@ -197,6 +197,12 @@ impl Supervisor {
         let Some(cluster) = &self.ctx.cluster else {
             return Ok(());
         };
+        if let Some(fencing) = self.handle.fencing() {
+            // Claimed by the start itself, before the session took its place.
+            self.handle
+                .record("claimed", Some(format!("fencing number {fencing}")));
+            return Ok(());
+        }
         let fencing = cluster
             .claim(self.handle.channel.as_str(), &self.handle.sid.to_string())
             .await?;
