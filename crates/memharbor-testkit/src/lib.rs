@@ -143,6 +143,7 @@ pub fn settings(dir: &Path, recordings: &Path, opts: &Options) -> Settings {
         drills: true,
         firebase: opts.firebase.clone(),
         cluster: None,
+        webhooks: None,
     }
 }
 

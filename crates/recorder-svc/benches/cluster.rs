@@ -52,30 +52,6 @@ async fn timed(request: reqwest::RequestBuilder, expect: u16) -> f64 {
     at.elapsed().as_secs_f64() * 1000.0
 }
 
-/// A single-mode gateway in front of one recorder, as `make run` starts it.
-async fn single_gateway(recorder: &str) -> String {
-    let logs = tempfile::tempdir().unwrap().keep();
-    let env: HashMap<String, String> = [
-        ("AGORA_APP_ID", kit::APP_ID),
-        ("AGORA_APP_CERT", "5CFd2fd1755d40ecb72977518be15d3b"),
-        ("MEMHARBOR_SECRET_KEY", kit::SECRET),
-        ("MEMHARBOR_HTTP_ADDR", "127.0.0.1:0"),
-        ("MEMHARBOR_WORKERS", "2"),
-        ("RECORDER_URL", recorder),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .chain([("MEMHARBOR_LOG_DIR".to_owned(), logs.display().to_string())])
-    .collect();
-    let settings = api_gateway::settings::Settings::from_sources(HashMap::new(), env).unwrap();
-    let app = api_gateway::startup::Application::build(settings)
-        .await
-        .unwrap();
-    let url = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
-    url
-}
-
 /// Documents read and written so far by each recorder (its `/status`) and each gateway (`/metrics`).
 async fn documents(cluster: &Cluster) -> (Vec<(f64, f64)>, Vec<(f64, f64)>) {
     let mut recorders = Vec::new();
@@ -141,7 +117,7 @@ async fn routing(cluster: &Cluster) {
     let sid = started["sid"].as_str().unwrap().to_owned();
     let owner = cluster.recorder_of(0, &sid).await.unwrap();
     let node = cluster.node(&owner);
-    let single = single_gateway(&node.url).await;
+    let single = harness::single_gateway(&node.url).await;
     let internal = kit::client();
     let http = &cluster.http;
     let clustered = &cluster.gateways[0].url;

@@ -7,11 +7,14 @@
 //! WAV; ffmpeg and hound live here), `record` (what a finished recording is), `journal` (what a
 //! recording in progress leaves on disk), `storage` (the index, and where the audio goes),
 //! `recovery` (repairs), `routes` (internal API and ops), `gateway_client` (fresh bot tokens),
-//! `cluster` (cluster mode: heartbeats and channel claims in the Firestore directory).
+//! `cluster` (cluster mode: heartbeats and channel claims in the Firestore directory),
+//! `webhooks` (every recording event, signed and delivered from a durable outbox), `durable`
+//! (crash-safe file writes).
 
 pub mod audio;
 pub mod browser;
 pub mod cluster;
+pub mod durable;
 pub mod error;
 pub mod gateway_client;
 pub mod journal;
@@ -25,3 +28,4 @@ pub mod settings;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;
+pub mod webhooks;

@@ -96,6 +96,7 @@ pub struct Metrics {
     /// Recordings whose stop failed and which were repaired in the background.
     pub repairs: Counter,
     pub cluster: ClusterCounters,
+    pub webhooks: crate::webhooks::WebhookCounters,
 }
 
 impl Default for Metrics {
@@ -117,6 +118,7 @@ impl Default for Metrics {
             disk_free_bytes: Gauge::default(),
             repairs: Counter::default(),
             cluster: ClusterCounters::default(),
+            webhooks: crate::webhooks::WebhookCounters::default(),
         };
         r.register(
             "memharbor_recorder_sessions_active",
@@ -227,6 +229,11 @@ impl Default for Metrics {
             "memharbor_cluster_directory_documents",
             "Documents this recorder has read and written in the directory (Firestore) since it started, by op (read, write)",
             m.cluster.directory_documents.clone(),
+        );
+        r.register(
+            "memharbor_webhook_deliveries",
+            "Webhook delivery attempts, by endpoint (a hash of its URL, as in /status), event type and outcome (delivered, failed, gone, dead = given up)",
+            m.webhooks.deliveries.clone(),
         );
         Self { registry: r, ..m }
     }

@@ -11,10 +11,16 @@ use crate::audio::{AudioError, wav};
 use crate::journal::{self, Journal};
 use crate::record::{HistoryEvent, SpeakerFile, StopAnswer, StopReason};
 use crate::storage::{Recording, Store};
+use crate::webhooks::{EventType, Events};
 use memharbor_shared::channel::RecordingChannel;
 
 /// Recovers every recording with a journal in `journal_dir`; returns how many.
-pub async fn recover(journal_dir: &Path, recordings_dir: &Path, store: &Store) -> usize {
+pub async fn recover(
+    journal_dir: &Path,
+    recordings_dir: &Path,
+    store: &Store,
+    events: &Events,
+) -> usize {
     let mut recovered = 0;
     for journal in journal::all(journal_dir) {
         if store.index.get(journal.sid).is_none() {
@@ -27,6 +33,8 @@ pub async fn recover(journal_dir: &Path, recordings_dir: &Path, store: &Store) -
                     tracing::warn!(sid = %journal.sid, "a journal without audio (the start failed): nothing to recover");
                 }
                 Ok(Some(mut record)) => {
+                    let data = serde_json::to_value(&record.body).unwrap_or_default();
+                    events.emit(journal.sid, EventType::Stopped, data).await;
                     if let Err(e) = store.deliver(&mut record.body, false).await {
                         tracing::error!(sid = %journal.sid, error = %e, "cannot queue the upload of a recovered recording; housekeeping retries");
                     }

@@ -26,6 +26,7 @@ use crate::session::{SessionContext, SessionSettings, Sessions};
 use crate::settings::Settings;
 use crate::storage::firebase::{Firebase, UploadQueue};
 use crate::storage::{RecordIndex, Store};
+use crate::webhooks::{Events, Webhooks};
 use memharbor_shared::internal_auth;
 
 #[derive(Debug, thiserror::Error)]
@@ -130,6 +131,24 @@ impl Application {
                 "cluster mode needs Firebase: the directory is in Firestore".into(),
             ));
         }
+        let events = match &settings.webhooks {
+            None => Events::default(),
+            Some(webhooks) => {
+                let dir = dirs.root.join("webhooks");
+                let started = Webhooks::start(webhooks, &dir, metrics.webhooks.clone()).map_err(
+                    |source| StartupError::Files {
+                        what: "webhook outbox",
+                        path: dir.display().to_string(),
+                        source,
+                    },
+                )?;
+                tracing::info!(
+                    endpoints = webhooks.urls.len(),
+                    "recording events go to webhooks"
+                );
+                Events::new(Some(started))
+            }
+        };
         let mut cluster = None;
         let store = match &settings.firebase {
             None => Store::local(Arc::clone(&index)),
@@ -152,6 +171,7 @@ impl Application {
                     Arc::clone(&index),
                     fb.keep_local,
                     metrics.upload_failures.clone(),
+                    events.clone(),
                 )
                 .map_err(|source| StartupError::Files {
                     what: "upload queue",
@@ -172,7 +192,8 @@ impl Application {
             }
         };
         let recovered =
-            crate::recovery::recover(&dirs.journal, &settings.recordings_dir, &store).await;
+            crate::recovery::recover(&dirs.journal, &settings.recordings_dir, &store, &events)
+                .await;
         if recovered > 0 {
             tracing::warn!(
                 recovered,
@@ -198,27 +219,30 @@ impl Application {
             metrics.browsers.clone(),
         );
         let internal_key = internal_auth::derive_key(settings.secret_key.expose_secret());
-        let sessions = Sessions::new(SessionContext::new(
-            SessionSettings {
-                recordings_dir: settings.recordings_dir.clone(),
-                journal_dir: dirs.journal.clone(),
-                page_base: format!("http://127.0.0.1:{page_port}"),
-                max_sessions: settings.max_sessions,
-                join_timeout: settings.join_timeout,
-                idle_timeout: settings.idle_timeout,
-                max_duration: settings.max_duration,
-                channel_mode: settings.channel_mode,
-                client_role: settings.client_role,
-                audio_cushion_ms: settings.audio_cushion_ms,
-                min_free_bytes: settings.min_free_mb * 1024 * 1024,
-            },
-            pool.clone(),
-            store.clone(),
-            GatewayClient::new(&settings.gateway_url, internal_key.clone()),
-            tokio::runtime::Handle::current(),
-            Arc::clone(&metrics),
-            cluster.clone(),
-        ));
+        let sessions = Sessions::new(
+            SessionContext::new(
+                SessionSettings {
+                    recordings_dir: settings.recordings_dir.clone(),
+                    journal_dir: dirs.journal.clone(),
+                    page_base: format!("http://127.0.0.1:{page_port}"),
+                    max_sessions: settings.max_sessions,
+                    join_timeout: settings.join_timeout,
+                    idle_timeout: settings.idle_timeout,
+                    max_duration: settings.max_duration,
+                    channel_mode: settings.channel_mode,
+                    client_role: settings.client_role,
+                    audio_cushion_ms: settings.audio_cushion_ms,
+                    min_free_bytes: settings.min_free_mb * 1024 * 1024,
+                },
+                pool.clone(),
+                store.clone(),
+                GatewayClient::new(&settings.gateway_url, internal_key.clone()),
+                tokio::runtime::Handle::current(),
+                Arc::clone(&metrics),
+                cluster.clone(),
+            )
+            .with_events(events),
+        );
         if let Some(cluster) = &cluster {
             // Registered before serving, when the directory is there: starts need a current
             // heartbeat (and are refused with 503 until the directory answers).

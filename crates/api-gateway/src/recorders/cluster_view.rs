@@ -151,6 +151,20 @@ impl ClusterView {
             .collect())
     }
 
+    /// Live recorders that are not draining, whatever their room as last read: a burst of
+    /// starts may have marked one full that has a place again.
+    pub fn open(&self) -> Vec<Target> {
+        self.known()
+            .all
+            .iter()
+            .filter(|m| m.live && !m.member.draining)
+            .map(|m| Target {
+                id: m.member.id.clone(),
+                url: m.member.url.trim_end_matches('/').to_owned(),
+            })
+            .collect()
+    }
+
     /// Counts a placement on `id` until the next read (so a burst of starts spreads out), or
     /// marks it full.
     pub fn placed(&self, id: &str, full: bool) {

@@ -160,7 +160,11 @@ impl Recorders {
             }
         }
         let mut skipped = 0usize;
-        for target in view.placement().await? {
+        // The most room first; then, before saying the cluster is full, every open recorder the
+        // last read called full (places free up between reads).
+        let first = view.placement().await?;
+        let second = view.open();
+        for target in first.into_iter().chain(second) {
             if tried.contains(&target.id) {
                 continue;
             }
@@ -172,13 +176,14 @@ impl Recorders {
                     tried.push(target.id);
                 }
                 Err(e) if e.code() == "claimed_elsewhere" => {
-                    // Another gateway's start won the channel a moment ago: answer its session.
+                    // Another start won the channel a moment ago: answer its session. If that
+                    // claim was given back meanwhile (its recorder had no place), go on.
                     if let Some(owner) = self.owner_for_start(view, &request.channel).await?
                         && owner.id != target.id
                     {
                         return self.start_on(view, &owner, request, rid).await;
                     }
-                    return Err(e);
+                    tried.push(target.id);
                 }
                 done => return done,
             }

@@ -96,6 +96,11 @@ pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(resource("/internal/ping", Method::GET, ops::ping))
         .service(resource("/internal/drain", Method::POST, ops::drain))
         .service(resource(
+            "/internal/webhooks/enable",
+            Method::POST,
+            ops::enable_webhooks,
+        ))
+        .service(resource(
             "/internal/sessions/stop",
             Method::POST,
             sessions::stop,

@@ -50,6 +50,40 @@ pub async fn drain(state: web::Data<RecorderState>, body: web::Bytes) -> HttpRes
     }))
 }
 
+/// `POST /internal/webhooks/enable` (`{"endpoint": "<key from /status>"}`, or no body for
+/// every one): an endpoint disabled by a 410 Gone takes deliveries again, from where it stopped.
+pub async fn enable_webhooks(state: web::Data<RecorderState>, body: web::Bytes) -> HttpResponse {
+    let Some(webhooks) = state.sessions.context().events.webhooks() else {
+        return crate::error::RecorderError::bad_request(
+            "webhooks_off",
+            None,
+            "no webhook is configured (MEMHARBOR_WEBHOOK_URLS)",
+        )
+        .error_response();
+    };
+    let endpoint = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        match serde_json::from_slice::<Value>(&body)
+            .ok()
+            .and_then(|v| v.get("endpoint").and_then(Value::as_str).map(str::to_owned))
+        {
+            Some(key) if webhooks.knows(&key) => Some(key),
+            _ => {
+                return crate::error::RecorderError::bad_request(
+                    "invalid_endpoint",
+                    Some("endpoint"),
+                    "send no body (every endpoint), or {\"endpoint\": \"<key>\"} with a key from /status",
+                )
+                .error_response();
+            }
+        }
+    };
+    let enabled = webhooks.enable(endpoint.as_deref());
+    tracing::info!(enabled, "webhook endpoints re-enabled");
+    HttpResponse::Ok().json(json!({ "enabled": enabled }))
+}
+
 /// Ready while it can serve: stop, status, lists and downloads work whether or not the recorder
 /// is full, so a full recorder stays ready (a start then answers 503 `at_capacity` itself, and
 /// the body says `full`). A shutting-down or draining recorder is not ready (load balancers and
@@ -165,6 +199,7 @@ pub fn status_json(state: &RecorderState) -> Value {
             "ok"
         },
         "cluster": state.cluster.as_ref().map(|c| c.status()),
+        "webhooks": state.sessions.context().events.webhooks().map(|w| w.status()),
         "version": env!("CARGO_PKG_VERSION"),
         "uptimeS": state.started.elapsed().as_secs(),
         "capacity": {"maxSessions": state.max_sessions, "activeSessions": sessions.len()},

@@ -24,6 +24,7 @@ use crate::cluster::{Cluster, HeldSessions, LeaseLost};
 use crate::error::RecorderError;
 use crate::gateway_client::GatewayClient;
 use crate::storage::Store;
+use crate::webhooks::Events;
 
 /// What sessions need to know, fixed at start-up.
 #[derive(Debug, Clone)]
@@ -58,6 +59,8 @@ pub struct SessionContext {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Cluster mode: channels are claimed in the directory before a bot joins.
     pub cluster: Option<Arc<Cluster>>,
+    /// Webhook events (nowhere when none are configured).
+    pub events: Events,
     registry: Mutex<Registry>,
 }
 
@@ -104,8 +107,15 @@ impl SessionContext {
             runtime,
             metrics,
             cluster,
+            events: Events::default(),
             registry: Mutex::default(),
         }
+    }
+
+    /// Where the sessions' webhook events go.
+    pub fn with_events(mut self, events: Events) -> Self {
+        self.events = events;
+        self
     }
 
     /// Frees the session's channel claim in the directory (cluster mode), once.

@@ -1,7 +1,8 @@
 //! A cluster on loopback: Google's Firestore emulator, fake-gcs-server, recorders as processes
 //! (the real binary, each with its own recordings folder, id, and a TCP proxy in front of the
 //! emulator that the test can cut), and gateways in-process. Heartbeats every second and a
-//! 5-second lease keep the tests short.
+//! 5-second lease keep the tests short. The webhook tests use its recorder processes (which
+//! they kill -9 and restart) and its single-mode gateway.
 
 use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
@@ -22,13 +23,80 @@ pub struct Node {
     pub id: String,
     pub url: String,
     pub dir: TempDir,
-    /// Its link to Firestore.
-    pub link: TcpProxy,
+    /// Its link to Firestore (cluster mode).
+    link: Option<TcpProxy>,
     child: Option<Child>,
     env: Vec<(String, String)>,
 }
 
 impl Node {
+    /// Starts the recorder binary on a free port with its own folder and the SDK stand-in
+    /// playing `scenario`, `env` on top (cluster mode adds its advertised URL).
+    pub fn start(
+        id: &str,
+        scenario: &Value,
+        env: Vec<(String, String)>,
+        link: Option<TcpProxy>,
+    ) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let sdk = kit::standin_sdk(dir.path(), scenario);
+        let port = kit::free_port();
+        let url = format!("http://127.0.0.1:{port}");
+        let mut all: Vec<(String, String)> = [
+            ("RECORDER_HTTP_ADDR", format!("127.0.0.1:{port}")),
+            (
+                "RECORDER_RECORDINGS_DIR",
+                dir.path().join("recordings").display().to_string(),
+            ),
+            ("RECORDER_AGORA_SDK", sdk.display().to_string()),
+            ("RECORDER_CHROMIUM_EXTRA_ARGS", kit::STANDIN_ARGS.join(" ")),
+            ("RECORDER_MIN_FREE_MB", "64".into()),
+            ("RECORDER_UPLOAD_WAIT_S", "10".into()),
+            ("MEMHARBOR_SECRET_KEY", SECRET.into()),
+            ("RECORDER_ADVERTISE_URL", url.clone()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        all.extend(env);
+        let mut node = Node {
+            id: id.to_owned(),
+            url,
+            dir,
+            link,
+            child: None,
+            env: all,
+        };
+        node.spawn();
+        node
+    }
+
+    /// Its link to Firestore (cluster nodes only).
+    pub fn link(&self) -> &TcpProxy {
+        self.link.as_ref().expect("a cluster node")
+    }
+
+    /// Starts it again after [`Self::kill`]: same folder, same settings.
+    pub fn restart(&mut self) {
+        self.spawn();
+    }
+
+    /// Answers `/readyz`.
+    pub async fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !reqwest::get(format!("{}/readyz", self.url))
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            assert!(
+                Instant::now() < deadline,
+                "recorder {} did not come up",
+                self.id
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     pub fn recordings(&self) -> std::path::PathBuf {
         self.dir.path().join("recordings")
     }
@@ -48,7 +116,7 @@ impl Node {
     }
 
     /// `kill -9`.
-    fn kill(&mut self) {
+    pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
@@ -147,50 +215,27 @@ impl Cluster {
         gcs.create_bucket(BUCKET).await;
         let mut nodes = Vec::new();
         for n in 0..plan.recorders {
-            let dir = tempfile::tempdir().unwrap();
-            let sdk = kit::standin_sdk(dir.path(), &plan.scenario);
-            let port = kit::free_port();
             let link = TcpProxy::start(&format!("127.0.0.1:{}", firestore.port)).await;
             let id = format!("rec-{n}");
-            let env: Vec<(String, String)> = [
-                ("RECORDER_HTTP_ADDR", format!("127.0.0.1:{port}")),
+            let env = vec![
                 (
-                    "RECORDER_RECORDINGS_DIR",
-                    dir.path().join("recordings").display().to_string(),
+                    "RECORDER_MAX_SESSIONS".to_owned(),
+                    plan.max_sessions.to_string(),
                 ),
-                ("RECORDER_AGORA_SDK", sdk.display().to_string()),
-                ("RECORDER_CHROMIUM_EXTRA_ARGS", kit::STANDIN_ARGS.join(" ")),
-                ("RECORDER_MAX_SESSIONS", plan.max_sessions.to_string()),
-                ("RECORDER_MIN_FREE_MB", "64".into()),
-                ("RECORDER_UPLOAD_WAIT_S", "10".into()),
-                ("MEMHARBOR_SECRET_KEY", SECRET.into()),
-                ("FIREBASE_PROJECT_ID", "demo-memharbor".into()),
-                ("FIREBASE_STORAGE_BUCKET", BUCKET.into()),
-                ("FIREBASE_USE_EMULATOR", "true".into()),
-                ("FIRESTORE_EMULATOR_HOST", link.addr.clone()),
-                ("FIREBASE_STORAGE_EMULATOR_HOST", gcs.url.clone()),
-                ("MEMHARBOR_CLUSTER", "true".into()),
+                ("FIREBASE_PROJECT_ID".into(), "demo-memharbor".into()),
+                ("FIREBASE_STORAGE_BUCKET".into(), BUCKET.into()),
+                ("FIREBASE_USE_EMULATOR".into(), "true".into()),
+                ("FIRESTORE_EMULATOR_HOST".into(), link.addr.clone()),
+                ("FIREBASE_STORAGE_EMULATOR_HOST".into(), gcs.url.clone()),
+                ("MEMHARBOR_CLUSTER".into(), "true".into()),
                 (
-                    "MEMHARBOR_CLUSTER_HEARTBEAT_S",
+                    "MEMHARBOR_CLUSTER_HEARTBEAT_S".into(),
                     plan.heartbeat_s.to_string(),
                 ),
-                ("MEMHARBOR_CLUSTER_LEASE_S", plan.lease_s.to_string()),
-                ("RECORDER_ID", id.clone()),
-                ("RECORDER_ADVERTISE_URL", format!("http://127.0.0.1:{port}")),
-            ]
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v))
-            .collect();
-            let mut node = Node {
-                id,
-                url: format!("http://127.0.0.1:{port}"),
-                dir,
-                link,
-                child: None,
-                env,
-            };
-            node.spawn();
-            nodes.push(node);
+                ("MEMHARBOR_CLUSTER_LEASE_S".into(), plan.lease_s.to_string()),
+                ("RECORDER_ID".into(), id.clone()),
+            ];
+            nodes.push(Node::start(&id, &plan.scenario, env, Some(link)));
         }
         let mut gateways = Vec::new();
         for _ in 0..plan.gateways {
@@ -215,22 +260,14 @@ impl Cluster {
 
     /// Recorder `n` answers `/readyz`.
     pub async fn wait_ready(&self, n: usize) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !reqwest::get(format!("{}/readyz", self.nodes[n].url))
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            assert!(Instant::now() < deadline, "recorder {n} did not come up");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        self.nodes[n].wait_ready().await;
     }
 
     /// Cuts every recorder's and gateway's link to Firestore (an outage of the directory, its
     /// documents kept), or heals them all. (The recovery bench uses it; the tests restart the
     /// emulator instead.)
-    #[allow(dead_code)]
     pub fn cut_directory(&self, cut: bool) {
-        let links = self.nodes.iter().map(|n| &n.link);
+        let links = self.nodes.iter().map(Node::link);
         for link in links.chain(self.gateways.iter().map(|g| &g.link)) {
             if cut { link.cut() } else { link.heal() }
         }
@@ -343,6 +380,31 @@ impl Cluster {
             .find(|n| n.id == id)
             .expect("known recorder")
     }
+}
+
+/// A single-mode gateway (in-process) in front of the recorder at `recorder_url`.
+pub async fn single_gateway(recorder_url: &str) -> String {
+    let logs = tempfile::tempdir().unwrap().keep();
+    let env: HashMap<String, String> = [
+        ("AGORA_APP_ID", kit::APP_ID.to_owned()),
+        ("AGORA_APP_CERT", APP_CERT.to_owned()),
+        ("MEMHARBOR_SECRET_KEY", SECRET.to_owned()),
+        ("MEMHARBOR_HTTP_ADDR", "127.0.0.1:0".to_owned()),
+        ("MEMHARBOR_WORKERS", "2".to_owned()),
+        ("MEMHARBOR_LOG_DIR", logs.display().to_string()),
+        ("RECORDER_URL", recorder_url.to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let settings = api_gateway::settings::Settings::from_sources(HashMap::new(), env)
+        .expect("gateway settings");
+    let app = api_gateway::startup::Application::build(settings)
+        .await
+        .expect("gateway builds");
+    let url = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    url
 }
 
 async fn gateway(firestore_port: u16, lease_s: u64) -> Gateway {

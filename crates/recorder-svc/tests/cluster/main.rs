@@ -4,6 +4,8 @@
 #![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
 mod directory;
+// Shared with the webhook tests and benches/cluster.rs: not every helper is used by each.
+#[allow(dead_code)]
 mod harness;
 mod outage;
 mod placement;

@@ -149,7 +149,7 @@ async fn a_recorder_cut_off_keeps_recording_its_channel_is_orphaned_and_it_retur
     let (sid, started) = start_timed(&cluster, 0, "g_cut_1").await;
     let owner = cluster.recorder_of(0, &sid).await.unwrap();
     let node = cluster.node(&owner);
-    node.link.cut();
+    node.link().cut();
     // Stale once its lease runs out: no longer placeable.
     cluster.wait_live(1).await;
     let (code, _, body) = start_answer(&cluster, 1, "g_cut_1").await;
@@ -171,7 +171,7 @@ async fn a_recorder_cut_off_keeps_recording_its_channel_is_orphaned_and_it_retur
     let status = node.status().await;
     assert_eq!(status["cluster"]["leaseHeld"], false, "{status}");
 
-    node.link.heal();
+    node.link().heal();
     let healed = Instant::now();
     cluster.wait_live(2).await;
     eprintln!("link back: placeable again within {:?}", healed.elapsed());
@@ -203,7 +203,7 @@ async fn a_recorder_that_finds_a_newer_fencing_number_ends_its_segment_and_keeps
     let (sid, _) = start_timed(&cluster, 0, "g_fence_1").await;
     let node = &cluster.nodes[0];
     tokio::time::sleep(Duration::from_secs(2)).await;
-    node.link.cut();
+    node.link().cut();
     // While it is away, another recorder takes the channel over with the next fencing number.
     let claim = cluster
         .document("memharbor_channels/g_fence_1")
@@ -226,7 +226,7 @@ async fn a_recorder_that_finds_a_newer_fencing_number_ends_its_segment_and_keeps
         )
         .await;
     tokio::time::sleep(Duration::from_secs(LEASE_S + 1)).await;
-    node.link.heal();
+    node.link().heal();
 
     // Back, it sees the newer number, stops its bot and ends its segment; the audio stays.
     let deadline = Instant::now() + Duration::from_secs(60);

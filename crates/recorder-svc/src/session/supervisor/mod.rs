@@ -24,6 +24,8 @@ use super::page_protocol::{FromPage, ToPage, Uid};
 use super::{SessionContext, StartRequest};
 use crate::journal::{self, Journal};
 use crate::record::{StartAnswer, StopAnswer, StopReason, file_stamp, from_unix_ms};
+use crate::webhooks::EventType;
+use serde_json::json;
 
 /// How long the page may take to flush its last audio after `stop`.
 const STOP_FLUSH_TIMEOUT: Duration = Duration::from_secs(3);
@@ -262,6 +264,28 @@ impl Supervisor {
 
     async fn fail_start(&mut self, error: RecorderError) {
         self.handle.record("start failed", Some(error.to_string()));
+        // A start another session won (or the directory refused) is no recording's failure.
+        if !matches!(
+            error,
+            RecorderError::ClaimedElsewhere { .. }
+                | RecorderError::SessionOrphaned { .. }
+                | RecorderError::DirectoryUnavailable(_)
+        ) {
+            self.ctx
+                .events
+                .emit(
+                    self.handle.sid,
+                    EventType::Failed,
+                    json!({
+                        "stage": "start",
+                        "channel": self.handle.channel.as_str(),
+                        "code": error.code(),
+                        "error": error.to_string(),
+                        "retried": false,
+                    }),
+                )
+                .await;
+        }
         self.ctx.metrics.session_started(false);
         self.ctx.pool.close_tab(self.handle.sid).await;
         self.ctx.unregister(self.handle.sid);
@@ -359,6 +383,26 @@ impl Supervisor {
             cluster.note_files(self.handle.sid.to_string(), filename.clone());
         }
         self.ctx.metrics.session_started(true);
+        // On disk before the start is answered.
+        self.ctx
+            .events
+            .emit(
+                self.handle.sid,
+                EventType::Started,
+                json!({
+                    "channel": self.handle.channel.as_str(),
+                    "recorder": self.handle.recorder,
+                    "uid": self.req.uid,
+                    "filename": filename,
+                    "startedAt": crate::record::iso_ms(started_at),
+                    "speakers": self.handle.speakers,
+                }),
+            )
+            .await;
+        for uid in self.publishing.clone() {
+            self.participant(EventType::ParticipantJoined, &uid, None)
+                .await;
+        }
         let _ = self.handle.started.send(Some(Ok(StartAnswer {
             sid: self.handle.sid,
             channel: self.handle.channel.as_str().to_owned(),

@@ -6,10 +6,12 @@ use std::sync::Arc;
 use tokio::time::Instant;
 
 use super::super::handle::SessionCmd;
-use super::super::page_protocol::FromPage;
+use super::super::page_protocol::{FromPage, Uid};
 use super::{Phase, Supervisor, uid_text};
 use crate::audio::recording::AudioMsg;
 use crate::error::RecorderError;
+use crate::webhooks::EventType;
+use serde_json::json;
 
 impl Supervisor {
     pub(super) async fn on_page(&mut self, epoch: u32, msg: FromPage) {
@@ -75,7 +77,10 @@ impl Supervisor {
             }
             FromPage::UserLeft { uid, reason } => {
                 self.remote_users.remove(&uid);
-                self.publishing.remove(&uid);
+                if self.publishing.remove(&uid) {
+                    self.participant(EventType::ParticipantLeft, &uid, reason.as_deref())
+                        .await;
+                }
                 if self.remote_users.is_empty() {
                     self.idle_since = Some(Instant::now());
                 }
@@ -89,13 +94,19 @@ impl Supervisor {
                 if media == "audio" {
                     self.remote_users.insert(uid.clone());
                     self.idle_since = None;
-                    self.publishing.insert(uid);
+                    if self.publishing.insert(uid.clone()) {
+                        self.participant(EventType::ParticipantJoined, &uid, None)
+                            .await;
+                    }
                     self.publish_participants();
                 }
             }
             FromPage::UserUnpublished { uid, media } => {
                 if media == "audio" {
-                    self.publishing.remove(&uid);
+                    if self.publishing.remove(&uid) {
+                        self.participant(EventType::ParticipantLeft, &uid, Some("unpublished"))
+                            .await;
+                    }
                     self.publish_participants();
                 }
             }
@@ -170,6 +181,25 @@ impl Supervisor {
                 }
             }
         }
+    }
+
+    /// `recording.participant_joined` / `_left`: a remote user began or stopped sending audio
+    /// (the `participants` of the session's status).
+    /// Before the recording has started, participants are announced right after
+    /// `recording.started` instead (so a receiver hears the session's start first).
+    pub(super) async fn participant(&self, kind: EventType, uid: &Uid, reason: Option<&str>) {
+        if self.filename.is_none() {
+            return;
+        }
+        let mut data = json!({
+            "channel": self.handle.channel.as_str(),
+            "uid": uid,
+            "at": crate::record::iso_ms(time::OffsetDateTime::now_utc()),
+        });
+        if let Some(reason) = reason {
+            data["reason"] = json!(reason);
+        }
+        self.ctx.events.emit(self.handle.sid, kind, data).await;
     }
 
     pub(super) fn publish_participants(&self) {

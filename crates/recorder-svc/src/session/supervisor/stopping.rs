@@ -20,6 +20,7 @@ use crate::error::RecorderError;
 use crate::journal;
 use crate::record::{SpeakerFile, StopAnswer, StopReason};
 use crate::storage::Recording;
+use crate::webhooks::EventType;
 
 /// Waits between repair attempts (the last repeats).
 const REPAIR_BACKOFF: [Duration; 6] = [
@@ -78,6 +79,7 @@ impl Supervisor {
         let (body, error) = match finished {
             Ok(finished) => {
                 let mut body = self.stop_body(stopping.reason, &finished);
+                self.announce_stopped(&body).await;
                 let delivered = self.ctx.store.deliver(&mut body, true).await.is_ok();
                 match self.save(&body, delivered).await {
                     Ok(()) => return self.conclude(stopping, body),
@@ -126,7 +128,20 @@ impl Supervisor {
         tracing::error!(sid = %self.handle.sid, error, "stop failed; the recording is repaired in the background");
         self.ctx.metrics.repairs.inc();
         self.set_phase(Phase::Repairing);
-        self.handle.record("repairing", Some(error));
+        self.handle.record("repairing", Some(error.clone()));
+        self.ctx
+            .events
+            .emit(
+                self.handle.sid,
+                EventType::Failed,
+                serde_json::json!({
+                    "stage": "stop",
+                    "channel": self.handle.channel.as_str(),
+                    "error": error,
+                    "retried": true,
+                }),
+            )
+            .await;
         let mut failures = 0;
         loop {
             match self.try_repair(&mut body).await {
@@ -186,10 +201,21 @@ impl Supervisor {
                 .body
             }
         };
+        self.announce_stopped(&repaired).await;
         let delivered = self.ctx.store.deliver(&mut repaired, false).await.is_ok();
         let saved = self.save(&repaired, delivered).await;
         *body = Some(repaired.clone());
         saved.map(|()| repaired)
+    }
+
+    /// `recording.stopped`, on disk before the upload can report anything and before the stop
+    /// is answered (once, however often a repair gets here).
+    async fn announce_stopped(&self, body: &StopAnswer) {
+        let data = serde_json::to_value(body).unwrap_or_default();
+        self.ctx
+            .events
+            .emit(self.handle.sid, EventType::Stopped, data)
+            .await;
     }
 
     /// The record is saved: every waiting stop gets the body, the session leaves the registry.

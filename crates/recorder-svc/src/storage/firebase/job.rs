@@ -1,10 +1,6 @@
 //! The upload job as persisted on disk (one JSON file per stopped recording: its files, how far
 //! each got, its document) and what `/status` and the stop body show of it.
 
-use std::fs;
-use std::io::{self, Write as _};
-use std::path::Path;
-
 use memharbor_shared::internal_api::time_format;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -87,21 +83,4 @@ pub struct QueueSummary {
     pub done: usize,
     pub oldest_pending_age_s: Option<u64>,
     pub last_error: Option<String>,
-}
-
-/// Writes `bytes` to `path` so a crash leaves either the old or the new file, never half of one:
-/// a temporary file, synced, renamed over `path`, and the folder synced so the rename itself
-/// survives a power cut.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    fs::rename(tmp, path)?;
-    if let Some(dir) = path.parent() {
-        fs::File::open(dir)?.sync_all()?;
-    }
-    Ok(())
 }

@@ -22,10 +22,11 @@ use uuid::Uuid;
 
 use super::Firebase;
 use super::document::{RecordingDocument, Uploaded};
-use super::job::write_atomically;
 pub use super::job::{Job, JobFile, JobState, JobView, QueueSummary};
+use crate::durable::write_atomically;
 use crate::record::{FirebaseLocation, StopAnswer};
 use crate::storage::RecordIndex;
+use crate::webhooks::{EventType, Events};
 
 /// Waits between attempts after transient failures (the last repeats).
 const BACKOFF_S: [u64; 7] = [1, 2, 4, 8, 15, 30, 60];
@@ -52,6 +53,8 @@ pub struct UploadQueue {
     keep_local: Duration,
     entries: Mutex<BTreeMap<Uuid, EntryBox>>,
     failures: prometheus_client::metrics::counter::Counter,
+    /// `recording.uploaded`, and `recording.failed` when Firebase refuses.
+    events: Events,
     wake: Notify,
     changed: watch::Sender<u64>,
 }
@@ -89,6 +92,7 @@ impl UploadQueue {
         index: Arc<RecordIndex>,
         keep_local: Duration,
         failures: prometheus_client::metrics::counter::Counter,
+        events: Events,
     ) -> io::Result<Arc<Self>> {
         fs::create_dir_all(dir)?;
         let mut entries = BTreeMap::new();
@@ -121,6 +125,7 @@ impl UploadQueue {
             keep_local,
             entries: Mutex::new(entries),
             failures,
+            events,
             wake: Notify::new(),
             changed: watch::channel(0).0,
         });
@@ -348,7 +353,22 @@ impl UploadQueue {
                 backoff(job.attempts, job.refused)
             }
         };
+        if job.refused {
+            self.emit(
+                &job,
+                EventType::Failed,
+                serde_json::json!({
+                    "stage": "upload",
+                    "error": job.last_error,
+                    "retried": true,
+                }),
+            )
+            .await;
+        }
         if result.is_ok() {
+            // Heard before the job is marked done: a crash in between emits it again, same id.
+            self.emit(&job, EventType::Uploaded, self.uploaded(&job))
+                .await;
             job.done_at = Some(OffsetDateTime::now_utc());
             job.last_error = None;
             job.refused = false;
@@ -362,6 +382,35 @@ impl UploadQueue {
         if result.is_ok() {
             self.update_index(&mut job).await;
         }
+    }
+}
+
+impl UploadQueue {
+    async fn emit(&self, job: &Job, kind: EventType, data: serde_json::Value) {
+        self.events.emit(job.sid, kind, data).await;
+    }
+
+    /// `recording.uploaded`'s data: every object (path, URL, size, MD5) and the document.
+    fn uploaded(&self, job: &Job) -> serde_json::Value {
+        let storage = &self.firebase.storage;
+        let files: Vec<_> = job
+            .files
+            .iter()
+            .map(|f| {
+                serde_json::json!({
+                    "filename": f.name,
+                    "uid": f.uid,
+                    "storagePath": f.object(),
+                    "url": storage.download_url(&f.object(), &f.download_token),
+                    "size": f.size,
+                    "md5": f.md5,
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "firestoreId": job.sid.to_string(),
+            "files": files,
+        })
     }
 }
 
