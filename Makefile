@@ -97,3 +97,4 @@ bench-recorder: setup-bench sdk
 # Cluster mode on the test harness (Firestore emulator, three recorders, two gateways).
 bench-cluster: setup-test sdk
 	$(CARGO) bench -p recorder-svc --bench cluster
+	$(CARGO) bench -p recorder-svc --bench webhooks

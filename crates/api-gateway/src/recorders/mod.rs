@@ -153,11 +153,8 @@ impl Recorders {
         };
         let mut tried: Vec<String> = Vec::new();
         // The channel's live session first: its recorder answers it (`existing: true`).
-        if let Some(owner) = self.owner_for_start(view, &request.channel).await? {
-            match self.start_on(view, &owner, request, rid).await {
-                Err(e) if refuses_new_sessions(&e) => tried.push(owner.id),
-                done => return done,
-            }
+        if let Some(done) = self.on_owner(view, request, rid, &mut tried).await? {
+            return Ok(done);
         }
         let mut skipped = 0usize;
         // The most room first; then, before saying the cluster is full, every open recorder the
@@ -178,20 +175,19 @@ impl Recorders {
                 Err(e) if e.code() == "claimed_elsewhere" => {
                     // Another start won the channel a moment ago: answer its session. If that
                     // claim was given back meanwhile (its recorder had no place), go on.
-                    if let Some(owner) = self.owner_for_start(view, &request.channel).await?
-                        && owner.id != target.id
-                    {
-                        return self.start_on(view, &owner, request, rid).await;
-                    }
                     tried.push(target.id);
+                    if let Some(done) = self.on_owner(view, request, rid, &mut tried).await? {
+                        return Ok(done);
+                    }
                 }
                 done => return done,
             }
         }
         // Every recorder refused, but a start for the same channel may have been placed meanwhile
         // (through another gateway): its owner answers it (`existing`), full or not.
-        if let Some(owner) = self.owner_for_start(view, &request.channel).await? {
-            return self.start_on(view, &owner, request, rid).await;
+        tried.clear();
+        if let Some(done) = self.on_owner(view, request, rid, &mut tried).await? {
+            return Ok(done);
         }
         let live = view.known().live().count();
         if live == 0 {
@@ -210,6 +206,31 @@ impl Recorders {
             message: "every recorder of the cluster is full or draining; retry shortly, or stop a recording",
             cause: format!("{live} live recorders, {skipped} refused"),
         })
+    }
+
+    /// The start, answered by the recorder that holds the channel's claim (if any, and not
+    /// tried yet). `None` when there is none, or it refused: a claim it had just given back
+    /// because it had no place.
+    async fn on_owner(
+        &self,
+        view: &ClusterView,
+        request: &StartRequest,
+        rid: Option<&HeaderValue>,
+        tried: &mut Vec<String>,
+    ) -> Result<Option<HttpResponse>, ApiError> {
+        let Some(owner) = self.owner_for_start(view, &request.channel).await? else {
+            return Ok(None);
+        };
+        if tried.contains(&owner.id) {
+            return Ok(None);
+        }
+        match self.start_on(view, &owner, request, rid).await {
+            Err(e) if refuses_new_sessions(&e) || e.code() == "claimed_elsewhere" => {
+                tried.push(owner.id);
+                Ok(None)
+            }
+            done => done.map(Some),
+        }
     }
 
     /// The recorder of the channel's live session; 409 if its session lost its recorder.

@@ -178,7 +178,7 @@ impl Webhooks {
         let mut outbox = self.outbox();
         match outcome {
             delivery::Outcome::Delivered => {
-                outbox.delivered(endpoint, p);
+                outbox.delivered(endpoint, p, now_ms());
                 self.counters
                     .deliveries
                     .get_or_create(&label("delivered"))

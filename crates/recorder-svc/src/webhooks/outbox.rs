@@ -13,6 +13,9 @@ use uuid::Uuid;
 
 use crate::durable::write_atomically;
 
+/// How long a session's counter outlives its last event.
+const SESSION_LOG_KEPT: std::time::Duration = std::time::Duration::from_secs(30 * 86_400);
+
 /// An event waiting for one endpoint.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -78,6 +81,17 @@ impl Outbox {
     /// Loads what waits on disk for each endpoint (`keys`: one folder name per endpoint).
     pub fn load(dir: &Path, keys: Vec<String>) -> io::Result<Self> {
         fs::create_dir_all(dir.join("sessions"))?;
+        // A session's counter is needed while events may still come (an upload retried for
+        // days); a month after its last event it goes.
+        for log in fs::read_dir(dir.join("sessions"))?.flatten() {
+            let old = log
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > SESSION_LOG_KEPT));
+            if old {
+                let _ = fs::remove_file(log.path());
+            }
+        }
         let mut queues = Vec::new();
         for key in &keys {
             let root = dir.join(key);
@@ -215,8 +229,10 @@ impl Outbox {
         (due, next)
     }
 
-    /// The endpoint confirmed `p`: its file goes, the session's next event is due.
-    pub fn delivered(&mut self, endpoint: usize, p: &Pending) {
+    /// The endpoint confirmed `p`: its file goes, the session's next event is due. If it had
+    /// been failing, it is back: every session waiting for its next attempt is due now (a
+    /// receiver that returns gets its backlog at once, not at each event's next retry).
+    pub fn delivered(&mut self, endpoint: usize, p: &Pending, now_ms: i64) {
         let path = self.event_path(endpoint, p.sid, p.seq);
         let _ = fs::remove_file(&path);
         if let Some(dir) = path.parent() {
@@ -225,6 +241,15 @@ impl Outbox {
         let queue = &mut self.queues[endpoint];
         queue.delivered += 1;
         pop(queue, p);
+        if queue.last_error.take().is_some() {
+            for head in queue
+                .by_session
+                .values_mut()
+                .filter_map(VecDeque::front_mut)
+            {
+                head.next_attempt_ms = head.next_attempt_ms.min(now_ms);
+            }
+        }
     }
 
     /// An attempt failed: retried after `wait_ms`, or (`None`: the schedule is over) given up
