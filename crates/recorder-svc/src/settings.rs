@@ -362,6 +362,9 @@ fn webhooks(raw: &Raw) -> Result<Option<WebhookSettings>, SettingsError> {
             )
         })
         .collect::<Result<Vec<_>, _>>()?;
+    if urls.iter().enumerate().any(|(i, u)| urls[..i].contains(u)) {
+        return Err(err("MEMHARBOR_WEBHOOK_URLS", "names an endpoint twice"));
+    }
     let secrets: Vec<SecretString> = present(&raw.memharbor_webhook_secret)
         .unwrap_or_default()
         .split([',', ' '])

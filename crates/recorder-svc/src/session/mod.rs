@@ -202,7 +202,19 @@ impl Sessions {
     /// mode the channel is claimed before the session takes a place, so a start that another
     /// recorder wins never holds one of this recorder's places (a burst of starts for the same
     /// channels through several gateways cannot fill recorders with sessions bound to fail).
+    ///
+    /// It runs as a task of its own: a caller that goes away mid-start (its connection dropped)
+    /// cannot leave a claim taken for a session that never registers.
     pub async fn start(&self, req: StartRequest) -> Result<StartAnswer, RecorderError> {
+        let sessions = self.clone();
+        self.ctx
+            .runtime
+            .spawn(async move { sessions.start_here(req).await })
+            .await
+            .map_err(|e| RecorderError::Internal(format!("the start task failed: {e}")))?
+    }
+
+    async fn start_here(&self, req: StartRequest) -> Result<StartAnswer, RecorderError> {
         let channel = RecordingChannel::parse(&req.channel).ok_or_else(|| {
             RecorderError::bad_request("invalid_channel", Some("channel"), CHANNEL_RULE)
         })?;

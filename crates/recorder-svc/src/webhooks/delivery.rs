@@ -49,13 +49,13 @@ impl std::fmt::Debug for Signer {
 }
 
 /// The client every delivery uses: bounded, no redirects.
-pub fn client(timeout: Duration) -> reqwest::Client {
+pub fn client(timeout: Duration) -> Result<reqwest::Client, String> {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(5)))
         .build()
-        .unwrap_or_default()
+        .map_err(|e| format!("cannot build the webhook client: {e}"))
 }
 
 /// POSTs `body` to `url`, signed now.

@@ -64,9 +64,17 @@ fn key_of(url: &str) -> String {
     digest[..6].iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The URL as `/status` shows it: scheme, host, port and path, never the query.
+/// The URL as `/status` shows it: scheme, host, port and path — never a query or credentials.
 fn shown(url: &str) -> String {
-    url.split(['?', '#']).next().unwrap_or_default().to_owned()
+    let base = url.split(['?', '#']).next().unwrap_or_default();
+    match base.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            let host = authority.rsplit('@').next().unwrap_or(authority);
+            format!("{scheme}://{host}{path}")
+        }
+        None => base.to_owned(),
+    }
 }
 
 fn now_ms() -> i64 {
@@ -109,7 +117,7 @@ impl Webhooks {
             keys,
             signer,
             retry: settings.retry.clone(),
-            client: delivery::client(settings.timeout),
+            client: delivery::client(settings.timeout).map_err(std::io::Error::other)?,
             outbox: Mutex::new(outbox),
             counters,
         });
@@ -163,9 +171,14 @@ impl Webhooks {
                     .map(|p| delivery::send(&self.client, &self.signer, url, &p.id, &p.body)),
             )
             .await;
-            for (p, outcome) in due.iter().zip(outcomes) {
-                self.settle(endpoint, p, outcome);
-            }
+            // Settling writes files (synced): off the async threads.
+            let this = Arc::clone(&self);
+            let _ = tokio::task::spawn_blocking(move || {
+                for (p, outcome) in due.iter().zip(outcomes) {
+                    this.settle(endpoint, p, outcome);
+                }
+            })
+            .await;
         }
     }
 
@@ -291,5 +304,20 @@ impl Events {
         }
         let events = self.clone();
         let _ = tokio::task::spawn_blocking(move || events.emit_blocking(sid, kind, data)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown;
+
+    #[test]
+    fn status_never_shows_a_query_or_credentials() {
+        assert_eq!(
+            shown("https://user:pw@hooks.example.com:8443/in?token=abc#x"),
+            "https://hooks.example.com:8443/in"
+        );
+        assert_eq!(shown("http://127.0.0.1:9/hook"), "http://127.0.0.1:9/hook");
+        assert_eq!(shown("https://example.com"), "https://example.com");
     }
 }

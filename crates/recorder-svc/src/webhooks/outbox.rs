@@ -30,6 +30,10 @@ pub struct Pending {
     pub attempts: u32,
     pub next_attempt_ms: i64,
     pub last_error: Option<String>,
+    /// Set while an attempt is made early (the endpoint came back): its scheduled time, kept
+    /// if that attempt fails too, so early attempts never use up the schedule.
+    #[serde(default)]
+    pub scheduled_ms: Option<i64>,
 }
 
 /// A session's counter and the once-only events it has emitted.
@@ -178,6 +182,7 @@ impl Outbox {
             attempts: 0,
             next_attempt_ms: now_ms,
             last_error: None,
+            scheduled_ms: None,
         };
         for endpoint in 0..self.keys.len() {
             let path = self.event_path(endpoint, sid, seq);
@@ -186,19 +191,22 @@ impl Outbox {
             }
             write_atomically(&path, &serde_json::to_vec(&pending)?)?;
         }
-        let log = self.log(sid);
-        log.next = seq + 1;
-        if let Some(key) = once {
-            log.once.insert(key.to_owned());
-        }
-        let bytes = serde_json::to_vec(&*log)?;
-        write_atomically(&self.session_path(sid), &bytes)?;
+        // Durable now: queued whatever happens to the log (a restart recounts from the files).
         for queue in &mut self.queues {
             queue
                 .by_session
                 .entry(sid)
                 .or_default()
                 .push_back(pending.clone());
+        }
+        let log = self.log(sid);
+        log.next = seq + 1;
+        if let Some(key) = once {
+            log.once.insert(key.to_owned());
+        }
+        let bytes = serde_json::to_vec(&*log)?;
+        if let Err(e) = write_atomically(&self.session_path(sid), &bytes) {
+            tracing::warn!(%sid, error = %e, "cannot save a session's webhook counter; its events are queued");
         }
         Ok(Some(seq))
     }
@@ -217,11 +225,17 @@ impl Outbox {
             if queue.running.contains(sid) {
                 continue;
             }
-            if head.next_attempt_ms <= now_ms && due.len() < max {
+            if head.next_attempt_ms <= now_ms {
                 due.push(head.clone());
             } else {
                 next = Some(next.map_or(head.next_attempt_ms, |n| n.min(head.next_attempt_ms)));
             }
+        }
+        // The longest-waiting first; the rest at the next round (no session starves).
+        due.sort_by_key(|p| p.next_attempt_ms);
+        if due.len() > max {
+            next = Some(now_ms);
+            due.truncate(max);
         }
         for p in &due {
             queue.running.insert(p.sid);
@@ -247,7 +261,10 @@ impl Outbox {
                 .values_mut()
                 .filter_map(VecDeque::front_mut)
             {
-                head.next_attempt_ms = head.next_attempt_ms.min(now_ms);
+                if head.next_attempt_ms > now_ms && head.scheduled_ms.is_none() {
+                    head.scheduled_ms = Some(head.next_attempt_ms);
+                    head.next_attempt_ms = now_ms;
+                }
             }
         }
     }
@@ -275,8 +292,13 @@ impl Outbox {
         else {
             return;
         };
-        head.attempts += 1;
         head.last_error = Some(error);
+        if let Some(scheduled) = head.scheduled_ms.take() {
+            // An early attempt (the endpoint came back for others): back to its schedule.
+            head.next_attempt_ms = scheduled;
+            return;
+        }
+        head.attempts += 1;
         match wait_ms {
             Some(wait) => {
                 head.next_attempt_ms = now_ms + wait;
@@ -323,5 +345,71 @@ fn pop(queue: &mut Queue, p: &Pending) {
         if events.is_empty() {
             queue.by_session.remove(&p.sid);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outbox(dir: &Path) -> Outbox {
+        Outbox::load(dir, vec!["ep".into()]).unwrap()
+    }
+
+    fn add(o: &mut Outbox, sid: Uuid, once: Option<&str>) -> Option<u64> {
+        o.add(sid, "t", once, 0, |seq| (format!("id{seq}"), "{}".into()))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_session_goes_in_order_once_only_events_once_and_everything_survives_a_reload() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        let mut o = outbox(dir.path());
+        assert_eq!(add(&mut o, a, Some("started")), Some(0));
+        assert_eq!(add(&mut o, a, Some("started")), None);
+        assert_eq!(add(&mut o, a, None), Some(1));
+        assert_eq!(add(&mut o, b, None), Some(0));
+        // Only each session's oldest is due.
+        let (due, _) = o.due(0, 0, 8);
+        assert_eq!(due.len(), 2);
+        assert!(due.iter().all(|p| p.seq == 0));
+        drop(o);
+        let mut o = outbox(dir.path());
+        assert_eq!(o.queues[0].pending(), 3);
+        assert_eq!(
+            add(&mut o, a, Some("started")),
+            None,
+            "the once-key survives"
+        );
+        assert_eq!(add(&mut o, a, None), Some(2), "numbers are never reused");
+    }
+
+    #[test]
+    fn a_returning_endpoint_pulls_the_backlog_forward_without_using_up_its_schedule() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        let mut o = outbox(dir.path());
+        add(&mut o, a, None);
+        add(&mut o, b, None);
+        let (due, _) = o.due(0, 0, 8);
+        for p in &due {
+            o.failed(0, p, "HTTP 503".into(), 0, Some(300_000));
+        }
+        let (due, next) = o.due(0, 1_000, 8);
+        assert!(due.is_empty());
+        assert_eq!(next, Some(300_000));
+        // A new event of a new session gets through: the others are due at once.
+        let c = Uuid::new_v4();
+        add(&mut o, c, None);
+        let (due, _) = o.due(0, 1_000, 8);
+        assert_eq!(due.len(), 1);
+        o.delivered(0, &due[0], 1_000);
+        let (due, _) = o.due(0, 1_000, 8);
+        assert_eq!(due.len(), 2);
+        // One of them fails again early: back to its schedule, its count unchanged.
+        o.failed(0, &due[0], "HTTP 400".into(), 1_000, Some(1_800_000));
+        let head = o.queues[0].by_session[&due[0].sid].front().unwrap();
+        assert_eq!((head.attempts, head.next_attempt_ms), (1, 300_000));
     }
 }

@@ -25,9 +25,17 @@ impl Supervisor {
                 if self.phase == Phase::Joining {
                     self.set_phase(Phase::AwaitingTap);
                     if !self.starting {
-                        // The new page re-announces whoever is in the channel.
+                        // The new page re-announces whoever is in the channel (and they are
+                        // heard as joining again).
                         self.remote_users.clear();
-                        self.publishing.clear();
+                        for uid in std::mem::take(&mut self.publishing) {
+                            self.participant(
+                                EventType::ParticipantLeft,
+                                &uid,
+                                Some("reconnecting"),
+                            )
+                            .await;
+                        }
                     }
                 }
             }
