@@ -157,6 +157,18 @@ impl Node {
         .await
     }
 
+    /// The Prometheus text of its `/metrics`.
+    pub async fn metrics(&self) -> String {
+        kit::client()
+            .get(format!("{}/metrics", self.url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     /// The WAV `filename` in its recordings folder.
     pub fn wav(&self, filename: &str) -> kit::wav::Wav {
         kit::wav::Wav::read(&self.recordings().join(filename))
@@ -382,21 +394,21 @@ impl Cluster {
     }
 }
 
-/// A single-mode gateway (in-process) in front of the recorder at `recorder_url`.
-pub async fn single_gateway(recorder_url: &str) -> String {
-    let logs = tempfile::tempdir().unwrap().keep();
-    let env: HashMap<String, String> = [
+/// A gateway in-process, with `env` on top of what every test gateway has; its URL.
+async fn launch_gateway(env: Vec<(&str, String)>, logs: &std::path::Path) -> String {
+    let base = [
         ("AGORA_APP_ID", kit::APP_ID.to_owned()),
         ("AGORA_APP_CERT", APP_CERT.to_owned()),
         ("MEMHARBOR_SECRET_KEY", SECRET.to_owned()),
         ("MEMHARBOR_HTTP_ADDR", "127.0.0.1:0".to_owned()),
         ("MEMHARBOR_WORKERS", "2".to_owned()),
         ("MEMHARBOR_LOG_DIR", logs.display().to_string()),
-        ("RECORDER_URL", recorder_url.to_owned()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
+    ];
+    let env: HashMap<String, String> = base
+        .into_iter()
+        .chain(env)
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
     let settings = api_gateway::settings::Settings::from_sources(HashMap::new(), env)
         .expect("gateway settings");
     let app = api_gateway::startup::Application::build(settings)
@@ -407,32 +419,23 @@ pub async fn single_gateway(recorder_url: &str) -> String {
     url
 }
 
+/// A single-mode gateway (in-process) in front of the recorder at `recorder_url`.
+pub async fn single_gateway(recorder_url: &str) -> String {
+    let logs = tempfile::tempdir().unwrap().keep();
+    launch_gateway(vec![("RECORDER_URL", recorder_url.to_owned())], &logs).await
+}
+
 async fn gateway(firestore_port: u16, lease_s: u64) -> Gateway {
     let logs = tempfile::tempdir().unwrap();
     let link = TcpProxy::start(&format!("127.0.0.1:{firestore_port}")).await;
-    let env: HashMap<String, String> = [
-        ("AGORA_APP_ID", kit::APP_ID.to_owned()),
-        ("AGORA_APP_CERT", APP_CERT.to_owned()),
-        ("MEMHARBOR_SECRET_KEY", SECRET.to_owned()),
-        ("MEMHARBOR_HTTP_ADDR", "127.0.0.1:0".to_owned()),
-        ("MEMHARBOR_WORKERS", "2".to_owned()),
-        ("MEMHARBOR_LOG_DIR", logs.path().display().to_string()),
+    let env = vec![
         ("MEMHARBOR_CLUSTER", "true".to_owned()),
         ("MEMHARBOR_CLUSTER_LEASE_S", lease_s.to_string()),
         ("FIREBASE_PROJECT_ID", "demo-memharbor".to_owned()),
         ("FIREBASE_USE_EMULATOR", "true".to_owned()),
         ("FIRESTORE_EMULATOR_HOST", link.addr.clone()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
-    let settings = api_gateway::settings::Settings::from_sources(HashMap::new(), env)
-        .expect("gateway settings");
-    let app = api_gateway::startup::Application::build(settings)
-        .await
-        .expect("gateway builds");
-    let url = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
+    ];
+    let url = launch_gateway(env, logs.path()).await;
     Gateway {
         url,
         link,

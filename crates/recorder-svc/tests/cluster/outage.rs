@@ -239,14 +239,7 @@ async fn a_recorder_that_finds_a_newer_fencing_number_ends_its_segment_and_keeps
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert_eq!(ended["stopReason"], "error", "{ended}");
-    let metrics = memharbor_testkit::client()
-        .get(format!("{}/metrics", node.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = node.metrics().await;
     assert_eq!(
         memharbor_testkit::metric(&metrics, "memharbor_cluster_lease_losses_total"),
         Some(1.0),

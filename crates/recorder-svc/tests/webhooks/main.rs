@@ -392,14 +392,7 @@ async fn failures_are_retried_an_absent_receiver_gets_everything_after_and_410_d
         tried,
         "a disabled endpoint is left alone"
     );
-    let metrics = kit::client()
-        .get(format!("{}/metrics", node.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = node.metrics().await;
     assert!(metrics.contains("outcome=\"gone\""), "{metrics}");
     receiver.answer_with(200).await;
     let key = disabled["endpoint"].as_str().unwrap();

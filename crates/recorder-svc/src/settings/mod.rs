@@ -10,10 +10,16 @@ use std::time::Duration;
 use memharbor_shared::settings_source::{
     self, address, err, flag, http_url, log_format, number, present,
 };
-use secrecy::{ExposeSecret as _, SecretString};
+use secrecy::SecretString;
 use serde::Deserialize;
 
 use crate::browser;
+
+mod cluster;
+mod webhooks;
+
+use cluster::cluster;
+use webhooks::webhooks;
 
 pub use crate::storage::firebase::{FirebaseCredentials, FirebaseSettings};
 pub use crate::webhooks::WebhookSettings;
@@ -284,153 +290,6 @@ impl Settings {
             cluster: cluster(&raw)?,
             webhooks: webhooks(&raw)?,
         })
-    }
-}
-
-/// The host name (the default recorder id and advertised host).
-fn host_name() -> String {
-    rustix::system::uname()
-        .nodename()
-        .to_string_lossy()
-        .into_owned()
-}
-
-/// Cluster mode: who this recorder is, where it is reached, how often it beats. It needs
-/// Firebase (the directory is in Firestore).
-fn cluster(raw: &Raw) -> Result<Option<ClusterSettings>, SettingsError> {
-    if !flag("MEMHARBOR_CLUSTER", present(&raw.memharbor_cluster))? {
-        return Ok(None);
-    }
-    if present(&raw.firebase_project_id).is_none() {
-        return Err(err(
-            "MEMHARBOR_CLUSTER",
-            "needs Firebase: the cluster's directory is in Firestore (set FIREBASE_PROJECT_ID and its settings)",
-        ));
-    }
-    let host = host_name();
-    let id = present(&raw.recorder_id).unwrap_or(&host).to_owned();
-    if !memharbor_shared::cluster::valid_recorder_id(&id) {
-        return Err(err(
-            "RECORDER_ID",
-            memharbor_shared::cluster::RECORDER_ID_RULE,
-        ));
-    }
-    let advertise_url = match present(&raw.recorder_advertise_url) {
-        Some(url) => http_url(
-            "RECORDER_ADVERTISE_URL",
-            Some(url),
-            "http://recorder-0.recorder:3100",
-        )?,
-        None => format!("http://{host}:3100"),
-    };
-    let heartbeat = number(
-        "MEMHARBOR_CLUSTER_HEARTBEAT_S",
-        present(&raw.memharbor_cluster_heartbeat_s),
-        5u64,
-        1,
-        60,
-    )?;
-    let lease = memharbor_shared::cluster::lease(present(&raw.memharbor_cluster_lease_s))?;
-    if lease < Duration::from_secs(2 * heartbeat) {
-        return Err(err(
-            "MEMHARBOR_CLUSTER_LEASE_S",
-            "must be at least twice MEMHARBOR_CLUSTER_HEARTBEAT_S, or one late beat makes a recorder look dead",
-        ));
-    }
-    Ok(Some(ClusterSettings {
-        id,
-        advertise_url,
-        heartbeat: Duration::from_secs(heartbeat),
-        lease,
-    }))
-}
-
-/// Webhooks: the endpoints (operator configuration: http(s) only), the secrets they are signed
-/// with, the retry schedule and the time an endpoint has to answer.
-fn webhooks(raw: &Raw) -> Result<Option<WebhookSettings>, SettingsError> {
-    let Some(urls) = present(&raw.memharbor_webhook_urls) else {
-        return Ok(None);
-    };
-    let urls = urls
-        .split([',', ' '])
-        .filter(|u| !u.is_empty())
-        .map(|u| {
-            http_url(
-                "MEMHARBOR_WEBHOOK_URLS",
-                Some(u),
-                "https://example.com/hooks",
-            )
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    if urls.iter().enumerate().any(|(i, u)| urls[..i].contains(u)) {
-        return Err(err("MEMHARBOR_WEBHOOK_URLS", "names an endpoint twice"));
-    }
-    let secrets: Vec<SecretString> = present(&raw.memharbor_webhook_secret)
-        .unwrap_or_default()
-        .split([',', ' '])
-        .filter(|s| !s.is_empty())
-        .map(|s| SecretString::from(s.to_owned()))
-        .collect();
-    if secrets.is_empty() {
-        return Err(err(
-            "MEMHARBOR_WEBHOOK_SECRET",
-            "is missing: with MEMHARBOR_WEBHOOK_URLS set, deliveries are signed with it (whsec_ and base64 of 24-64 random bytes; several, comma-separated, while rotating)",
-        ));
-    }
-    for secret in &secrets {
-        webhook_secret(secret.expose_secret())?;
-    }
-    let retry = match present(&raw.memharbor_webhook_retry_s) {
-        None => crate::webhooks::DEFAULT_RETRY_S
-            .iter()
-            .map(|s| Duration::from_secs(*s))
-            .collect(),
-        Some(list) => list
-            .split(',')
-            .map(|s| {
-                s.trim()
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|s| (1..=86_400).contains(s))
-            })
-            .collect::<Option<Vec<_>>>()
-            .filter(|l| !l.is_empty() && l.len() <= 50)
-            .ok_or_else(|| {
-                err(
-                    "MEMHARBOR_WEBHOOK_RETRY_S",
-                    "must be 1-50 comma-separated waits in seconds (1-86400 each), like 5,300,1800",
-                )
-            })?
-            .into_iter()
-            .map(Duration::from_secs)
-            .collect(),
-    };
-    Ok(Some(WebhookSettings {
-        urls,
-        secrets,
-        retry,
-        timeout: Duration::from_secs(number(
-            "MEMHARBOR_WEBHOOK_TIMEOUT_S",
-            present(&raw.memharbor_webhook_timeout_s),
-            10u64,
-            1,
-            60,
-        )?),
-    }))
-}
-
-/// `whsec_` and base64 of 24-64 bytes, as Standard Webhooks' libraries make them.
-fn webhook_secret(secret: &str) -> Result<(), SettingsError> {
-    use base64::Engine as _;
-    let bytes = secret
-        .strip_prefix("whsec_")
-        .and_then(|b64| base64::engine::general_purpose::STANDARD.decode(b64).ok());
-    match bytes {
-        Some(b) if (24..=64).contains(&b.len()) => Ok(()),
-        _ => Err(err(
-            "MEMHARBOR_WEBHOOK_SECRET",
-            "must be whsec_ followed by base64 of 24-64 random bytes (e.g. whsec_$(openssl rand -base64 32))",
-        )),
     }
 }
 
