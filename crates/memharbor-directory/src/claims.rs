@@ -236,3 +236,120 @@ impl Directory {
         Ok(released)
     }
 }
+
+/// Who takes a session over, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Takeover {
+    /// Its owner's heartbeat went stale: only if it is still stale when the claim is written.
+    Failover,
+    /// Its owner hands it over (draining): only if it still holds it under this number.
+    Handover { from_fencing: u64 },
+}
+
+/// What retiring a dead incarnation's claim found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Retired {
+    /// Nobody continued the session: its audio is the whole recording.
+    Ours,
+    /// Another recorder continued it under this number: the audio is a segment of it.
+    TakenOver { fencing: u64, recorder: String },
+}
+
+impl Directory {
+    /// Takes session `sid` on `channel` over for recorder `me`: the next fencing number, the
+    /// route pointing here with the former owner added to its segments. `None` if the session is
+    /// not (or no longer) to be taken: released, someone else's, or its owner came back.
+    pub async fn take_over(
+        &self,
+        channel: &str,
+        sid: &str,
+        me: &str,
+        incarnation: &str,
+        how: Takeover,
+    ) -> Result<Option<(u64, crate::SessionRoute)>, Unavailable> {
+        if !plain_id(channel) || !plain_id(sid) {
+            return Ok(None);
+        }
+        let path = format!("{CHANNELS}/{channel}");
+        self.count_reads(1);
+        let Some(doc) = self.firestore.get(&path).await? else {
+            return Ok(None);
+        };
+        let claim = claim_of(&doc);
+        if !claim.active || claim.sid != sid || claim.recorder == me && how == Takeover::Failover
+        {
+            return Ok(None);
+        }
+        match how {
+            Takeover::Failover => {
+                let members = self.members().await?;
+                if members.is_live(&claim.recorder, &claim.incarnation) {
+                    return Ok(None);
+                }
+            }
+            Takeover::Handover { from_fencing } if from_fencing != claim.fencing => {
+                return Ok(None);
+            }
+            Takeover::Handover { .. } => {}
+        }
+        self.count_reads(1);
+        let route_path = format!("{SESSIONS}/{sid}");
+        let mut fields = self
+            .firestore
+            .get(&route_path)
+            .await?
+            .map(|d| d.fields)
+            .unwrap_or_default();
+        let mut route = crate::sessions::route(sid.to_owned(), &fields);
+        if route.recording.is_none() {
+            // It never recorded: there is nothing to continue.
+            return Ok(None);
+        }
+        let fencing = claim.fencing + 1;
+        route.earlier.push(crate::SegmentRef {
+            recorder: claim.recorder.clone(),
+            fencing: claim.fencing,
+        });
+        fields.insert("recorder".into(), json!(me));
+        fields.insert("incarnation".into(), json!(incarnation));
+        fields.insert("fencing".into(), json!(fencing));
+        fields.insert("earlier".into(), json!(route.earlier));
+        route.recorder = me.to_owned();
+        route.fencing = fencing;
+        self.count_writes(2);
+        let writes = [
+            Write::set(
+                path,
+                object(json!({"sid": sid, "recorder": me, "incarnation": incarnation,
+                              "fencing": fencing, "state": "active"})),
+            )
+            .server_time("claimedAt")
+            .only(Precondition::UpdateTime(doc.update_time.clone())),
+            Write::set(route_path, fields),
+        ];
+        match self.firestore.commit(&writes).await {
+            Ok(_) => Ok(Some((fencing, route))),
+            Err(GoogleError::Conflict(_)) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// A restarted recorder's decision on a session its former incarnation recorded under
+    /// `fencing`: release the claim if it is still that session's (nobody can take it over after
+    /// that), then see whether another recorder continued it.
+    pub async fn retire(
+        &self,
+        channel: &str,
+        sid: &str,
+        fencing: u64,
+    ) -> Result<Retired, Unavailable> {
+        self.release(channel, sid, fencing).await?;
+        Ok(match self.session(sid).await? {
+            Some(route) if route.fencing > fencing => Retired::TakenOver {
+                fencing: route.fencing,
+                recorder: route.recorder,
+            },
+            _ => Retired::Ours,
+        })
+    }
+}

@@ -26,9 +26,9 @@ use memharbor_google::GoogleError;
 use memharbor_google::firestore::Firestore;
 use serde_json::{Map, Value};
 
-pub use claims::{ChannelClaim, Claim};
+pub use claims::{ChannelClaim, Claim, Retired, Takeover};
 pub use members::{Beat, HeldSession, Member, MemberView, Members};
-pub use sessions::SessionRoute;
+pub use sessions::{RecordingParams, SegmentRef, SessionRoute};
 
 const RECORDERS: &str = "memharbor_recorders";
 const CHANNELS: &str = "memharbor_channels";

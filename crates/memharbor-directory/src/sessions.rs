@@ -1,13 +1,16 @@
 //! Where each session lives, by sid and by its files' stem: what routes a stop, a status or a
-//! download to the recorder that holds it, also after the session ended.
+//! download to the recorder that holds it, also after the session ended. The route also keeps
+//! what a recorder taking the session over needs (its file name, bot uid, start instant) and the
+//! earlier owners whose segments the final recording is assembled from.
 
 use memharbor_google::firestore::Write;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
 
 use crate::{Directory, SESSIONS, Unavailable, id_of, number, object, plain_id, text};
 
 /// Where a session lives.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SessionRoute {
     pub sid: String,
     pub channel: String,
@@ -15,23 +18,63 @@ pub struct SessionRoute {
     pub fencing: u64,
     /// Its files' names start with this (`{channel}_{start time}`).
     pub stem: String,
+    /// What another recorder needs to continue it (known once it records).
+    pub recording: Option<RecordingParams>,
+    /// The owners before the current one, oldest first: each holds a segment of the recording.
+    pub earlier: Vec<SegmentRef>,
 }
 
-fn route(sid: String, fields: &serde_json::Map<String, serde_json::Value>) -> SessionRoute {
+/// What a recorder taking a session over needs to continue the same recording.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordingParams {
+    pub filename: String,
+    pub uid: u32,
+    pub speakers: bool,
+    pub app_id: String,
+    /// The recording's position 0, Unix milliseconds.
+    pub started_ms: f64,
+}
+
+/// A segment of a recording: recorded by `recorder` under claim number `fencing`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SegmentRef {
+    pub recorder: String,
+    pub fencing: u64,
+}
+
+pub(crate) fn route(sid: String, fields: &Map<String, Value>) -> SessionRoute {
     SessionRoute {
         sid,
         channel: text(fields, "channel"),
         recorder: text(fields, "recorder"),
         fencing: number(fields, "fencing"),
         stem: text(fields, "stem"),
+        recording: fields
+            .get("recording")
+            .and_then(|v| serde_json::from_value(v.clone()).ok()),
+        earlier: fields
+            .get("earlier")
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .unwrap_or_default(),
     }
 }
 
 impl Directory {
-    /// Records the stem of session `sid`'s files (known once it records), for downloads.
-    pub async fn note_files(&self, sid: &str, stem: &str) -> Result<(), Unavailable> {
+    /// Records the stem of session `sid`'s files and what a new owner would need, once it records.
+    pub async fn note_recording(
+        &self,
+        sid: &str,
+        stem: &str,
+        params: &RecordingParams,
+    ) -> Result<(), Unavailable> {
         self.count_writes(1);
-        let write = Write::set(format!("{SESSIONS}/{sid}"), object(json!({"stem": stem}))).merge();
+        let write = Write::set(
+            format!("{SESSIONS}/{sid}"),
+            object(json!({"stem": stem, "recording": params})),
+        )
+        .merge();
         self.firestore.commit(&[write]).await?;
         Ok(())
     }

@@ -27,6 +27,9 @@ pub enum RecorderError {
     SessionNotFound,
     #[error("no recording with that name")]
     RecordingNotFound,
+    /// Cluster mode, between recorders: no such segment here.
+    #[error("no such segment on this recorder")]
+    SegmentNotFound,
     #[error("the recorder is at its session limit")]
     AtCapacity,
     #[error("the recorder is shutting down")]
@@ -80,6 +83,7 @@ impl RecorderError {
             RecorderError::MethodNotAllowed { .. } => "method_not_allowed",
             RecorderError::SessionNotFound => "session_not_found",
             RecorderError::RecordingNotFound => "recording_not_found",
+            RecorderError::SegmentNotFound => "segment_not_found",
             RecorderError::AtCapacity => "at_capacity",
             RecorderError::ShuttingDown => "shutting_down",
             RecorderError::Draining => "recorder_draining",
@@ -133,7 +137,8 @@ impl ResponseError for RecorderError {
             RecorderError::Unauthorized => StatusCode::UNAUTHORIZED,
             RecorderError::RouteNotFound
             | RecorderError::SessionNotFound
-            | RecorderError::RecordingNotFound => StatusCode::NOT_FOUND,
+            | RecorderError::RecordingNotFound
+            | RecorderError::SegmentNotFound => StatusCode::NOT_FOUND,
             RecorderError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             RecorderError::ClaimedElsewhere { .. } | RecorderError::SessionOrphaned { .. } => {
                 StatusCode::CONFLICT

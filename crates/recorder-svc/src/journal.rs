@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Journal {
     pub sid: Uuid,
@@ -21,6 +21,22 @@ pub struct Journal {
     /// Cluster mode: the channel's claim this segment records under.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease: Option<crate::record::Lease>,
+    /// Cluster mode: this recording continues a session another recorder began (failover,
+    /// hand-over); its files are a segment, kept in the segments folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub continues: Option<Continues>,
+}
+
+/// A continuation's place in its recording.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Continues {
+    /// Unix ms of the recording's position 0.
+    pub origin_ms: f64,
+    /// Unix ms of this segment's first sample.
+    pub start_ms: f64,
+    /// The segments before this one, oldest first.
+    pub earlier: Vec<crate::record::Lease>,
 }
 
 impl Journal {

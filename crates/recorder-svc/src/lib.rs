@@ -14,6 +14,7 @@
 pub mod audio;
 pub mod browser;
 pub mod cluster;
+pub mod continuity;
 pub mod durable;
 pub mod error;
 pub mod gateway_client;

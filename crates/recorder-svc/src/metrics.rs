@@ -7,6 +7,7 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -48,7 +49,7 @@ struct OpLabels {
 }
 
 /// Counters the cluster's heartbeat and claims add to (cluster mode only).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ClusterCounters {
     /// Live recorders, as the last heartbeat read them.
     pub recorders: Gauge,
@@ -57,6 +58,30 @@ pub struct ClusterCounters {
     directory_errors: Family<OpLabels, Counter>,
     /// Documents read and written in the directory since start (what Firestore bills).
     directory_documents: Family<OpLabels, Gauge>,
+    takeovers: Family<KindLabels, Counter>,
+    /// Silence between segments of assembled recordings (a failover's gap), in seconds.
+    pub segment_gaps: Histogram,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabels {
+    kind: &'static str,
+}
+
+impl Default for ClusterCounters {
+    fn default() -> Self {
+        Self {
+            recorders: Gauge::default(),
+            claims: Family::default(),
+            lease_losses: Counter::default(),
+            directory_errors: Family::default(),
+            directory_documents: Family::default(),
+            takeovers: Family::default(),
+            segment_gaps: Histogram::new(
+                [0.05, 0.5, 2.0, 5.0, 10.0, 15.0, 20.0, 30.0, 60.0, 90.0].into_iter(),
+            ),
+        }
+    }
 }
 
 impl ClusterCounters {
@@ -64,6 +89,11 @@ impl ClusterCounters {
     /// orphaned, unavailable.
     pub fn claim(&self, outcome: &'static str) {
         self.claims.get_or_create(&OutcomeLabels { outcome }).inc();
+    }
+
+    /// A session continued here: `failover` (its recorder went silent) or `handover`.
+    pub fn takeover(&self, kind: &'static str) {
+        self.takeovers.get_or_create(&KindLabels { kind }).inc();
     }
 
     pub fn directory_error(&self, op: &'static str) {
@@ -219,6 +249,16 @@ impl Default for Metrics {
             "memharbor_cluster_lease_losses",
             "Sessions that found their channel claimed by another session after a gap, and ended their segment",
             m.cluster.lease_losses.clone(),
+        );
+        r.register(
+            "memharbor_cluster_takeovers",
+            "Sessions this recorder continued under the same sid, by kind (failover: their recorder went silent; handover: it was draining)",
+            m.cluster.takeovers.clone(),
+        );
+        r.register(
+            "memharbor_cluster_segment_gap_seconds",
+            "Silence between the segments of recordings this recorder assembled (a failover's gap; 0 for a hand-over)",
+            m.cluster.segment_gaps.clone(),
         );
         r.register(
             "memharbor_cluster_directory_errors",

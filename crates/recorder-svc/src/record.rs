@@ -9,7 +9,7 @@ use time::macros::format_description;
 use memharbor_shared::internal_api::time_format;
 pub use memharbor_shared::internal_api::time_format::iso_ms;
 pub use memharbor_shared::internal_api::{
-    AudioSpec, FirebaseLocation, LocalLocation, RecordingItem, RecordingList, SPEC, SessionStatus,
+    Assembly, AssemblyState, SegmentSummary, AudioSpec, FirebaseLocation, LocalLocation, RecordingItem, RecordingList, SPEC, SessionStatus,
     SpeakerFile, StartAnswer, StopAnswer, StopReason, Uid, UploadPhase, UploadState, UploadStatus,
 };
 
@@ -28,6 +28,21 @@ pub struct Recording {
     /// Cluster mode: the claim the session recorded under.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease: Option<Lease>,
+    /// Cluster mode, a recording of several segments: what assembling it takes (kept, so a
+    /// pending assembly completes after a restart too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segmented: Option<Segmented>,
+}
+
+/// A recording continued across recorders: its timeline and its segments, oldest first.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Segmented {
+    /// Unix ms of the recording's position 0 (its `startedAt`).
+    pub origin_ms: f64,
+    /// Unix ms of its end: the files are exactly this long.
+    pub stop_ms: f64,
+    pub segments: Vec<Lease>,
 }
 
 /// A session's claim on its channel in the cluster: which recorder held it, with which fencing

@@ -14,46 +14,69 @@ use crate::storage::{Recording, Store};
 use crate::webhooks::{EventType, Events};
 use memharbor_shared::channel::RecordingChannel;
 
-/// Recovers every recording with a journal in `journal_dir`; returns how many.
+/// Recovers every recording with a journal in `journal_dir`; returns how many. In cluster mode
+/// (`leased_later`), a journal with a claim waits for the directory (`continuity::recover`):
+/// another recorder may have continued its session.
 pub async fn recover(
     journal_dir: &Path,
     recordings_dir: &Path,
     store: &Store,
     events: &Events,
+    leased_later: bool,
 ) -> usize {
     let mut recovered = 0;
     for journal in journal::all(journal_dir) {
-        if store.index.get(journal.sid).is_none() {
-            let history = vec![HistoryEvent::now(
-                "recovered",
-                Some("the recorder stopped unexpectedly; the audio on disk was kept and its header repaired".into()),
-            )];
-            match repair(&journal, recordings_dir, StopReason::Error, history).await {
-                Ok(None) => {
-                    tracing::warn!(sid = %journal.sid, "a journal without audio (the start failed): nothing to recover");
-                }
-                Ok(Some(mut record)) => {
-                    let data = serde_json::to_value(&record.body).unwrap_or_default();
-                    events.emit(journal.sid, EventType::Stopped, data).await;
-                    if let Err(e) = store.deliver(&mut record.body, false).await {
-                        tracing::error!(sid = %journal.sid, error = %e, "cannot queue the upload of a recovered recording; housekeeping retries");
-                    }
-                    if let Err(e) = store.index.save(record) {
-                        tracing::error!(sid = %journal.sid, error = %e, "cannot save a recovered recording; its journal is kept");
-                        continue;
-                    }
-                    recovered += 1;
-                    tracing::warn!(sid = %journal.sid, filename = journal.filename, "recovered a recording left by a crash");
-                }
-                Err(e) => {
-                    tracing::error!(sid = %journal.sid, error = %e, "cannot recover a recording; its journal is kept");
-                    continue;
-                }
-            }
+        if leased_later && journal.lease.is_some() {
+            continue;
+        }
+        match recover_one(&journal, recordings_dir, store, events).await {
+            Ok(true) => recovered += 1,
+            Ok(false) => {}
+            Err(()) => continue,
         }
         journal::remove(journal_dir, journal.sid);
     }
     recovered
+}
+
+/// Repairs, delivers and lists one journal's recording: whether there was one; `Err` if it
+/// could not be saved (its journal must stay).
+pub async fn recover_one(
+    journal: &Journal,
+    recordings_dir: &Path,
+    store: &Store,
+    events: &Events,
+) -> Result<bool, ()> {
+    if store.index.get(journal.sid).is_some() {
+        return Ok(false);
+    }
+    let history = vec![HistoryEvent::now(
+        "recovered",
+        Some("the recorder stopped unexpectedly; the audio on disk was kept and its header repaired".into()),
+    )];
+    match repair(journal, recordings_dir, StopReason::Error, history).await {
+        Ok(None) => {
+            tracing::warn!(sid = %journal.sid, "a journal without audio (the start failed): nothing to recover");
+            Ok(false)
+        }
+        Ok(Some(mut record)) => {
+            let data = serde_json::to_value(&record.body).unwrap_or_default();
+            events.emit(journal.sid, EventType::Stopped, data).await;
+            if let Err(e) = store.deliver(&mut record.body, false).await {
+                tracing::error!(sid = %journal.sid, error = %e, "cannot queue the upload of a recovered recording; housekeeping retries");
+            }
+            if let Err(e) = store.index.save(record) {
+                tracing::error!(sid = %journal.sid, error = %e, "cannot save a recovered recording; its journal is kept");
+                return Err(());
+            }
+            tracing::warn!(sid = %journal.sid, filename = journal.filename, "recovered a recording left by a crash");
+            Ok(true)
+        }
+        Err(e) => {
+            tracing::error!(sid = %journal.sid, error = %e, "cannot recover a recording; its journal is kept");
+            Err(())
+        }
+    }
 }
 
 /// Repairs the files a journal names and describes them as a finished recording (not yet
@@ -129,12 +152,15 @@ fn repair_files(
         uid: journal.uid,
         started_at: journal.started_at,
         stopped_at,
+        segments: None,
+        assembly: None,
     };
     Ok(Some(Recording {
         body,
         created_at: OffsetDateTime::now_utc(),
         history,
         lease: journal.lease.clone(),
+        segmented: None,
     }))
 }
 
@@ -172,6 +198,7 @@ mod tests {
             speakers: false,
             started_at: OffsetDateTime::now_utc(),
             lease: None,
+            continues: None,
         };
         let repaired = repair(&journal, dir.path(), StopReason::Error, Vec::new())
             .await

@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 
 use crate::browser::{self, BrowserConfig, BrowserPool};
 use crate::cluster::Cluster;
+use crate::continuity::Continuity;
 use crate::gateway_client::GatewayClient;
 use crate::metrics::Metrics;
 use crate::page_server::{self, PageAssets};
@@ -192,8 +193,14 @@ impl Application {
             }
         };
         let recovered =
-            crate::recovery::recover(&dirs.journal, &settings.recordings_dir, &store, &events)
-                .await;
+            crate::recovery::recover(
+                &dirs.journal,
+                &settings.recordings_dir,
+                &store,
+                &events,
+                cluster.is_some(),
+            )
+            .await;
         if recovered > 0 {
             tracing::warn!(
                 recovered,
@@ -219,8 +226,14 @@ impl Application {
             metrics.browsers.clone(),
         );
         let internal_key = internal_auth::derive_key(settings.secret_key.expose_secret());
-        let sessions = Sessions::new(
-            SessionContext::new(
+        let continuity = cluster.as_ref().map(|cluster| {
+            Arc::new(Continuity::new(
+                Arc::clone(cluster),
+                settings.recordings_dir.clone(),
+                internal_key.clone(),
+            ))
+        });
+        let mut context = SessionContext::new(
                 SessionSettings {
                     recordings_dir: settings.recordings_dir.clone(),
                     journal_dir: dirs.journal.clone(),
@@ -241,9 +254,12 @@ impl Application {
                 Arc::clone(&metrics),
                 cluster.clone(),
             )
-            .with_events(events),
-        );
-        if let Some(cluster) = &cluster {
+            .with_events(events.clone());
+        if let Some(continuity) = &continuity {
+            context = context.with_continuity(Arc::clone(continuity));
+        }
+        let sessions = Sessions::new(context);
+        if let (Some(cluster), Some(continuity)) = (&cluster, &continuity) {
             // Registered before serving, when the directory is there: starts need a current
             // heartbeat (and are refused with 503 until the directory answers).
             cluster.beat(&sessions).await;
@@ -252,6 +268,16 @@ impl Application {
                 "cluster mode: registered in the directory"
             );
             tokio::spawn(Arc::clone(cluster).run(Arc::new(sessions.clone())));
+            // Journals of sessions that held a claim: decided with the directory (another
+            // recorder may have continued them); assemblies left pending are taken up again.
+            tokio::spawn(crate::continuity::recover::recover_leased(
+                Arc::clone(continuity),
+                dirs.journal.clone(),
+                settings.recordings_dir.clone(),
+                store.clone(),
+                events.clone(),
+            ));
+            continuity.resume_pending(&store);
         }
         let routed = sessions.clone();
         tokio::spawn(async move {

@@ -188,6 +188,48 @@ pub struct StopAnswer {
     pub started_at: OffsetDateTime,
     #[serde(with = "time_format")]
     pub stopped_at: OffsetDateTime,
+    /// Cluster mode, a recording continued by another recorder (failover, hand-over): its
+    /// segments on the recording's timeline, oldest first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segments: Option<Vec<SegmentSummary>>,
+    /// Cluster mode, a recording of several segments: whether every segment is in the file yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assembly: Option<Assembly>,
+}
+
+/// One segment of a recording: which recorder recorded it (under which claim number), when, and
+/// how it joins the one before it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct SegmentSummary {
+    pub recorder: String,
+    pub fencing: u64,
+    #[serde(with = "time_format")]
+    pub started_at: OffsetDateTime,
+    #[serde(with = "time_format")]
+    pub stopped_at: OffsetDateTime,
+    /// Silence between the previous segment's end and this one's audio (a failover's gap).
+    pub gap_ms: u64,
+    /// This segment's start overlapped the previous one (a hand-over): dropped, never doubled.
+    pub cut_ms: u64,
+}
+
+/// `assembly` in a stop body: `{"state": "pending", "missing": ["recorder-1#3"]}` while a
+/// segment's holder is away; the file is complete (and uploaded) once it returns.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Assembly {
+    pub state: AssemblyState,
+    /// `{recorder}#{fencing}` of each segment not yet fetched.
+    #[serde(default)]
+    pub missing: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub enum AssemblyState {
+    Pending,
+    Complete,
 }
 
 /// `GET /api/recording/{sid}`: the status entry while recording, the stop body once stopped.

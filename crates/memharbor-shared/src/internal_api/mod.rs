@@ -7,7 +7,7 @@ mod requests;
 pub mod time_format;
 
 pub use answers::{
-    AudioSpec, FirebaseLocation, LocalLocation, RecordingItem, RecordingList, SPEC, SessionAnswer,
+    Assembly, AssemblyState, SegmentSummary, AudioSpec, FirebaseLocation, LocalLocation, RecordingItem, RecordingList, SPEC, SessionAnswer,
     SessionList, SessionStatus, SpeakerFile, StartAnswer, StopAnswer, StopReason, Uid, UploadPhase,
     UploadState, UploadStatus,
 };
@@ -25,6 +25,12 @@ pub const RECORDINGS: &str = "/internal/recordings";
 pub const PING: &str = "/internal/ping";
 /// The gateway's route the recorder calls for a fresh bot token.
 pub const BOT_TOKEN: &str = "/internal/bot-token";
+
+/// Between recorders: `GET` a segment's description (`…/{sid}/{fencing}`), `GET` one of its
+/// files (`…/{sid}/{fencing}/{file}`), `DELETE` it once the assembled recording is safe.
+pub const SEGMENTS: &str = "/internal/segments";
+/// Between recorders: `POST` a draining recorder asks another to continue one of its sessions.
+pub const HANDOVER: &str = "/internal/handover";
 
 /// `GET` one session, active or finished.
 pub fn session(sid: &str) -> String {

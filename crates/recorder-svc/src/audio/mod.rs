@@ -8,6 +8,7 @@
 pub mod protocol;
 pub mod recording;
 pub mod resample;
+pub mod splice;
 pub mod timeline;
 pub mod track;
 pub mod wav;

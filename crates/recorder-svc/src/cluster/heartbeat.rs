@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use memharbor_directory::{Beat, HeldSession, Member};
+use memharbor_directory::{Beat, HeldSession, Member, SessionRoute, Takeover};
 
 use super::Cluster;
 
@@ -22,15 +22,19 @@ pub trait HeldSessions: Send + Sync + 'static {
     fn in_use(&self) -> usize;
     /// The session lost its claim: another session holds its channel now.
     fn lease_lost(&self, lost: LeaseLost);
+    /// Continue session `route.sid` here (failover): this recorder holds its claim under `fencing`.
+    fn continue_session(&self, route: SessionRoute, fencing: u64);
 }
 
 /// A session whose claim is someone else's now.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LeaseLost {
     pub sid: String,
     /// Ours, and the channel's now (0 if the channel is free).
     pub fencing: u64,
     pub current_fencing: u64,
+    /// Unix ms of this recorder's last renewal before the gap (its claims stood until then).
+    pub until_ms: Option<f64>,
 }
 
 impl Cluster {
@@ -72,6 +76,7 @@ impl Cluster {
                 state.renewed.is_some_and(|at| at.elapsed() >= lease),
             )
         };
+        let renewed_before = self.renewed_wall_ms();
         let sent = Instant::now();
         let beat = match self.directory.heartbeat(&member, renewing).await {
             Ok(beat) => beat,
@@ -117,7 +122,7 @@ impl Cluster {
                     "the directory had lost this recorder's record: restoring its claims"
                 );
             }
-            self.check_claims(&held, sessions).await;
+            self.check_claims(&held, sessions, renewed_before).await;
         }
         match self.directory.members().await {
             Ok(members) => {
@@ -128,8 +133,49 @@ impl Cluster {
             }
             Err(_) => self.counters.directory_error("members"),
         }
+        self.fail_over(&held, sessions).await;
         let usage = self.directory.usage();
         self.counters.directory_usage(usage.reads, usage.writes);
+    }
+
+    /// Failover: the sessions of recorders whose heartbeat went stale are continued here, while
+    /// this recorder has room (the directory's compare-and-set picks one taker per session).
+    async fn fail_over(&self, held: &[(HeldSession, Option<String>)], sessions: &dyn HeldSessions) {
+        if self.is_draining() {
+            return;
+        }
+        let orphans: Vec<HeldSession> = {
+            let state = self.state();
+            state
+                .members
+                .all
+                .iter()
+                .filter(|m| !m.live && m.member.id != self.settings.id)
+                .flat_map(|m| m.member.sessions.iter().cloned())
+                .filter(|s| !held.iter().any(|(h, _)| h.sid == s.sid))
+                .filter(|s| !state.settled.contains(&(s.sid.clone(), s.fencing)))
+                .collect()
+        };
+        for orphan in orphans {
+            if sessions.in_use() >= self.capacity as usize {
+                return;
+            }
+            match self
+                .take_over(&orphan.channel, &orphan.sid, Takeover::Failover)
+                .await
+            {
+                Ok(Some((fencing, route))) => {
+                    self.counters.takeover("failover");
+                    tracing::warn!(sid = %orphan.sid, channel = %orphan.channel, from = %route.earlier.last().map(|s| s.recorder.as_str()).unwrap_or(""), fencing, "continuing a session whose recorder went silent");
+                    sessions.continue_session(route, fencing);
+                }
+                // Released, continued by another, or its owner is back: nothing to do, ever.
+                Ok(None) => {
+                    self.state().settled.insert((orphan.sid, orphan.fencing));
+                }
+                Err(_) => return,
+            }
+        }
     }
 
     /// After a gap: each claim is still ours (restored if the directory forgot it), or lost.
@@ -137,6 +183,7 @@ impl Cluster {
         &self,
         held: &[(HeldSession, Option<String>)],
         sessions: &dyn HeldSessions,
+        until_ms: Option<f64>,
     ) {
         for (session, filename) in held {
             let current = match self.directory.channel(&session.channel).await {
@@ -149,7 +196,7 @@ impl Cluster {
             let ours = match current {
                 Some(claim) if claim.sid == session.sid && claim.fencing == session.fencing => true,
                 Some(claim) if claim.active || claim.fencing > session.fencing => {
-                    self.lost(sessions, session, claim.fencing);
+                    self.lost(sessions, session, claim.fencing, until_ms);
                     continue;
                 }
                 // Gone (a reset) or released by someone: ours again, with our number.
@@ -172,19 +219,26 @@ impl Cluster {
                 .await
             {
                 Ok(true) => {}
-                Ok(false) => self.lost(sessions, session, 0),
+                Ok(false) => self.lost(sessions, session, 0, until_ms),
                 Err(_) => self.counters.directory_error("restore"),
             }
         }
     }
 
-    fn lost(&self, sessions: &dyn HeldSessions, session: &HeldSession, current_fencing: u64) {
+    fn lost(
+        &self,
+        sessions: &dyn HeldSessions,
+        session: &HeldSession,
+        current_fencing: u64,
+        until_ms: Option<f64>,
+    ) {
         self.counters.lease_losses.inc();
         tracing::warn!(sid = %session.sid, channel = %session.channel, fencing = session.fencing, current_fencing, "this session's channel belongs to another session now: ending this segment, its audio is kept");
         sessions.lease_lost(LeaseLost {
             sid: session.sid.clone(),
             fencing: session.fencing,
             current_fencing,
+            until_ms,
         });
     }
 }

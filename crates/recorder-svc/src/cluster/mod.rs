@@ -17,6 +17,7 @@ use crate::error::RecorderError;
 use crate::metrics::ClusterCounters;
 pub use crate::settings::ClusterSettings;
 pub use heartbeat::{HeldSessions, LeaseLost};
+pub use memharbor_directory::{RecordingParams, Retired, SessionRoute, Takeover};
 
 /// This recorder in the cluster.
 #[derive(Debug)]
@@ -42,6 +43,8 @@ struct LinkState {
     members: Members,
     /// Earlier incarnations' claims are freed once, after the first beat.
     released_earlier: bool,
+    /// Stale members' sessions (sid, fencing) found released or continued: not tried again.
+    settled: std::collections::HashSet<(String, u64)>,
 }
 
 /// How many times a release is retried in the background (backoff up to 30 s: about 2 hours).
@@ -70,6 +73,10 @@ impl Cluster {
 
     pub fn id(&self) -> &str {
         &self.settings.id
+    }
+
+    pub fn counters(&self) -> &ClusterCounters {
+        &self.counters
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, LinkState> {
@@ -161,21 +168,94 @@ impl Cluster {
         }
     }
 
-    /// Records the stem of a session's files, so downloads route to this recorder.
-    pub fn note_files(self: &Arc<Self>, sid: String, filename: String) {
-        let Some(stem) = memharbor_shared::cluster::stem_of_file(&filename) else {
+    /// Records the stem of a session's files, so downloads route to this recorder, and what
+    /// another recorder needs to continue the recording.
+    pub fn note_recording(self: &Arc<Self>, sid: String, params: RecordingParams) {
+        let Some(stem) = memharbor_shared::cluster::stem_of_file(&params.filename) else {
             return;
         };
         let cluster = Arc::clone(self);
         tokio::spawn(async move {
             for attempt in 1..=20u64 {
-                match cluster.directory.note_files(&sid, &stem).await {
+                match cluster.directory.note_recording(&sid, &stem, &params).await {
                     Ok(()) => return,
                     Err(_) => cluster.counters.directory_error("note_files"),
                 }
                 tokio::time::sleep(Duration::from_secs(attempt.min(15))).await;
             }
         });
+    }
+
+    /// The internal API of recorder `id`, if it is live (as of the last heartbeat's read).
+    pub fn live_url(&self, id: &str) -> Option<String> {
+        self.state()
+            .members
+            .get(id)
+            .filter(|m| m.live)
+            .map(|m| m.member.url.clone())
+    }
+
+    /// Live recorders other than this one that could take a session now, most free first.
+    pub fn placeable_peers(&self) -> Vec<(String, String)> {
+        let state = self.state();
+        let mut peers: Vec<_> = state
+            .members
+            .all
+            .iter()
+            .filter(|m| m.placeable() && m.member.id != self.settings.id)
+            .collect();
+        peers.sort_by_key(|m| std::cmp::Reverse(m.free()));
+        peers
+            .into_iter()
+            .map(|m| (m.member.id.clone(), m.member.url.clone()))
+            .collect()
+    }
+
+    /// Unix ms of the last renewal of this recorder's lease (its claims stood until then).
+    pub fn renewed_wall_ms(&self) -> Option<f64> {
+        let renewed = self.state().renewed?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?;
+        Some((now.saturating_sub(renewed.elapsed())).as_secs_f64() * 1000.0)
+    }
+
+    /// Takes session `sid` over (failover or hand-over): the new fencing number and its route.
+    pub async fn take_over(
+        &self,
+        channel: &str,
+        sid: &str,
+        how: Takeover,
+    ) -> Result<Option<(u64, SessionRoute)>, RecorderError> {
+        if !self.lease_held() {
+            return Err(RecorderError::DirectoryUnavailable(
+                "this recorder's own heartbeat is not current".into(),
+            ));
+        }
+        self.directory
+            .take_over(channel, sid, &self.settings.id, &self.incarnation, how)
+            .await
+            .map_err(|e| {
+                self.counters.directory_error("take_over");
+                RecorderError::DirectoryUnavailable(e.0)
+            })
+    }
+
+    /// A journal of an earlier incarnation: whether its session is over (`Ours`: the audio is
+    /// the whole recording) or another recorder continued it (the audio is a segment).
+    pub async fn retire(&self, channel: &str, sid: &str, fencing: u64) -> Result<Retired, String> {
+        self.directory
+            .retire(channel, sid, fencing)
+            .await
+            .map_err(|e| {
+                self.counters.directory_error("retire");
+                e.0
+            })
+    }
+
+    /// Whether this recorder's lease is current (its first heartbeat went through).
+    pub fn is_registered(&self) -> bool {
+        self.lease_held()
     }
 
     /// `/status`'s `cluster` section: this recorder, its link to the directory, the members.

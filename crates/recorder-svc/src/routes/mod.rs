@@ -4,6 +4,7 @@
 mod auth;
 mod ops;
 mod recordings;
+mod segments;
 mod sessions;
 
 use std::path::PathBuf;
@@ -130,6 +131,27 @@ pub fn configure(cfg: &mut ServiceConfig) {
             "/internal/files/{filename}",
             Method::GET,
             recordings::file,
+        ))
+        .service(resource(
+            "/internal/handover",
+            Method::POST,
+            segments::handover,
+        ))
+        .service(
+            web::resource("/internal/segments/{sid}/{fencing}")
+                .route(web::get().to(segments::describe))
+                .route(web::delete().to(segments::forget))
+                .default_service(web::to(|| method_not_allowed("GET, DELETE"))),
+        )
+        .service(resource(
+            "/internal/segments/{sid}/{fencing}/fetch",
+            Method::POST,
+            segments::fetch,
+        ))
+        .service(resource(
+            "/internal/segments/{sid}/{fencing}/{file}",
+            Method::GET,
+            segments::file,
         ))
         .service(resource("/livez", Method::GET, ops::livez))
         .service(resource("/readyz", Method::GET, ops::readyz))

@@ -44,6 +44,14 @@ pub async fn drain(state: web::Data<RecorderState>, body: web::Bytes) -> HttpRes
     };
     state.sessions.set_draining(draining);
     tracing::info!(draining, "drain requested");
+    if draining && state.cluster.is_some() {
+        // Cluster mode: every session moves to another recorder with room (the others go on here).
+        let sessions = state.sessions.clone();
+        tokio::spawn(async move {
+            let left = sessions.hand_over_all().await;
+            tracing::info!(left = left.len(), "drain: sessions handed over");
+        });
+    }
     HttpResponse::Ok().json(json!({
         "draining": draining,
         "activeSessions": state.sessions.count(),

@@ -64,6 +64,15 @@ pub enum SessionCmd {
     /// directory): end this segment, keep its audio.
     LeaseLost {
         current_fencing: u64,
+        /// Unix ms of the last renewal before the gap: the segment ends there.
+        until_ms: Option<f64>,
+    },
+    /// Hand-over: another recorder records this session from now; this segment ends at
+    /// `at_ms` (Unix ms) and its audio is kept as a segment of the recording.
+    HandedOver {
+        at_ms: f64,
+        to: String,
+        reply: oneshot::Sender<()>,
     },
 }
 
@@ -79,6 +88,8 @@ pub struct Live {
     pub rejoins: u32,
     /// Each remote speaker's current level (0–1 RMS), reported by the page.
     pub speaker_levels: std::collections::BTreeMap<String, f32>,
+    /// Remote users whose audio the page subscribed to (by uid text).
+    pub subscribed: BTreeSet<String>,
 }
 
 /// Most history events kept per session.

@@ -3,6 +3,7 @@
 //! lost tabs, shutdown).
 
 mod handle;
+mod handover;
 pub mod page_protocol;
 mod supervisor;
 
@@ -20,7 +21,9 @@ use crate::record::{SessionStatus, StartAnswer, StopAnswer, StopReason};
 pub use handle::{SessionCmd, SessionHandle};
 
 use crate::browser::{BrowserPool, TabLost};
-use crate::cluster::{Cluster, HeldSessions, LeaseLost};
+use crate::cluster::{Cluster, HeldSessions, LeaseLost, RecordingParams, SessionRoute};
+use crate::continuity::Continuity;
+use crate::record::Lease;
 use crate::error::RecorderError;
 use crate::gateway_client::GatewayClient;
 use crate::storage::Store;
@@ -61,6 +64,8 @@ pub struct SessionContext {
     pub cluster: Option<Arc<Cluster>>,
     /// Webhook events (nowhere when none are configured).
     pub events: Events,
+    /// Cluster mode: segments, their assembly, and the other recorders.
+    pub continuity: Option<Arc<Continuity>>,
     registry: Mutex<Registry>,
 }
 
@@ -108,8 +113,15 @@ impl SessionContext {
             metrics,
             cluster,
             events: Events::default(),
+            continuity: None,
             registry: Mutex::default(),
         }
+    }
+
+    /// Cluster mode: where segments are kept and assembled.
+    pub fn with_continuity(mut self, continuity: Arc<Continuity>) -> Self {
+        self.continuity = Some(continuity);
+        self
     }
 
     /// Where the sessions' webhook events go.
@@ -172,6 +184,33 @@ impl SessionContext {
 }
 
 pub use memharbor_shared::internal_api::StartRequest;
+
+/// A session continued on this recorder under the same sid (cluster mode): what its recording
+/// is, and the segments other recorders hold of it.
+#[derive(Debug, Clone)]
+pub struct Continuation {
+    pub params: RecordingParams,
+    pub earlier: Vec<Lease>,
+    /// `failover` or `handover`.
+    pub kind: &'static str,
+}
+
+impl Continuation {
+    fn of(route: &SessionRoute, kind: &'static str) -> Option<Self> {
+        Some(Self {
+            params: route.recording.clone()?,
+            earlier: route
+                .earlier
+                .iter()
+                .map(|s| Lease {
+                    recorder: s.recorder.clone(),
+                    fencing: s.fencing,
+                })
+                .collect(),
+            kind,
+        })
+    }
+}
 
 /// Which session a stop is for.
 #[derive(Debug, Clone)]
@@ -246,7 +285,7 @@ impl Sessions {
                 Err(e) => return Err(e),
             }
         }
-        let registered = self.register(sid, &channel, &req, low_on_disk, claimed);
+        let registered = self.register(sid, &channel, &req, low_on_disk, claimed, None);
         let (handle, existing) = match registered {
             Ok(done) => done,
             Err(e) => {
@@ -325,6 +364,7 @@ impl Sessions {
         req: &StartRequest,
         low_on_disk: bool,
         claimed: Option<u64>,
+        continuation: Option<Continuation>,
     ) -> Result<(Arc<SessionHandle>, bool), RecorderError> {
         let mut reg = self.ctx.registry();
         if reg.closed {
@@ -353,9 +393,55 @@ impl Sessions {
             Arc::clone(&handle),
             rx,
             req.clone(),
+            continuation,
         );
         self.ctx.runtime.spawn(supervisor.run());
         Ok((handle, false))
+    }
+
+    /// Continues session `route.sid` here under claim number `fencing` (failover, hand-over):
+    /// same sid, same file name, a new segment. Answers once its audio flows.
+    pub async fn resume(
+        &self,
+        route: SessionRoute,
+        fencing: u64,
+        kind: &'static str,
+    ) -> Result<StartAnswer, RecorderError> {
+        let channel = RecordingChannel::parse(&route.channel);
+        let (Some(channel), Some(continuation), Ok(sid)) = (
+            channel,
+            Continuation::of(&route, kind),
+            Uuid::parse_str(&route.sid),
+        ) else {
+            return Err(RecorderError::Internal(format!(
+                "session {} cannot be continued: its route is incomplete",
+                route.sid
+            )));
+        };
+        let req = StartRequest {
+            channel: route.channel.clone(),
+            speakers: continuation.params.speakers,
+            app_id: continuation.params.app_id.clone(),
+            // Fetched from the gateway before the bot joins.
+            token: String::new(),
+            uid: continuation.params.uid,
+        };
+        let registered = {
+            let low_on_disk = false;
+            self.register(sid, &channel, &req, low_on_disk, Some(fencing), Some(continuation))
+        };
+        match registered {
+            Ok((handle, false)) => handle.started().await,
+            Ok((_, true)) | Err(_) => {
+                tracing::error!(%sid, "cannot continue the session here; its claim is given back");
+                if let Some(cluster) = &self.ctx.cluster {
+                    cluster
+                        .release_now(route.channel.clone(), route.sid.clone(), fencing)
+                        .await;
+                }
+                Err(RecorderError::AtCapacity)
+            }
+        }
     }
 
     /// Stops a session, or answers the final body of one that already ended. With `for_user`,
@@ -456,9 +542,11 @@ impl Sessions {
         }
     }
 
-    /// SIGTERM: refuse new sessions, stop every session (`stopReason: shutdown`) and wait for them.
+    /// SIGTERM: refuse new sessions; in cluster mode hand every session to another recorder;
+    /// stop the rest (`stopReason: shutdown`) and wait for them.
     pub async fn shutdown(&self) {
         self.set_draining(true);
+        let _ = self.hand_over_all().await;
         let handles: Vec<_> = {
             let mut reg = self.ctx.registry();
             reg.closed = true;
@@ -525,7 +613,18 @@ impl HeldSessions for Sessions {
         {
             handle.send(SessionCmd::LeaseLost {
                 current_fencing: lost.current_fencing,
+                until_ms: lost.until_ms,
             });
         }
+    }
+
+    fn continue_session(&self, route: SessionRoute, fencing: u64) {
+        let sessions = self.clone();
+        self.ctx.runtime.spawn(async move {
+            let sid = route.sid.clone();
+            if let Err(e) = sessions.resume(route, fencing, "failover").await {
+                tracing::error!(%sid, error = %e, "continuing the session failed");
+            }
+        });
     }
 }

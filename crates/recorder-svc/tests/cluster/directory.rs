@@ -5,7 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use memharbor_directory::{Beat, Claim, Directory, HeldSession, Member};
+use memharbor_directory::{
+    Beat, Claim, Directory, HeldSession, Member, RecordingParams, Retired, SegmentRef, Takeover,
+};
 use memharbor_google::Credentials;
 use memharbor_google::firestore::Firestore;
 use memharbor_testkit::emulators;
@@ -67,9 +69,46 @@ async fn twenty_concurrent_claims_of_one_channel_have_one_winner_and_fencing_onl
     // Released, the next claim takes the next fencing number; the route of each stays.
     let route = dir.session(winner).await.unwrap().unwrap();
     assert_eq!((route.channel.as_str(), route.fencing), ("g_u1_u2", 1));
-    dir.note_files(winner, "g_u1_u2_2026-02-03T12-00-00")
+    let params = RecordingParams {
+        filename: "g_u1_u2_2026-02-03T12-00-00.wav".into(),
+        uid: 999_999,
+        speakers: true,
+        app_id: "app".into(),
+        started_ms: 1_770_120_000_123.0,
+    };
+    dir.note_recording(winner, "g_u1_u2_2026-02-03T12-00-00", &params)
         .await
         .unwrap();
+    let owner = dir.channel("g_u1_u2").await.unwrap().unwrap().recorder;
+    let heir = if owner == "a" { "b" } else { "a" };
+    // Its owner is live: no failover; a hand-over only from the number it holds.
+    let take = |how| dir.take_over("g_u1_u2", winner, heir, "i1", how);
+    assert_eq!(take(Takeover::Failover).await.unwrap(), None);
+    assert_eq!(take(Takeover::Handover { from_fencing: 7 }).await.unwrap(), None);
+    let (fencing, route) = take(Takeover::Handover { from_fencing: 1 })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((fencing, route.recorder.as_str()), (2, heir));
+    assert_eq!(route.recording, Some(params));
+    assert_eq!(
+        route.earlier,
+        vec![SegmentRef { recorder: owner.clone(), fencing: 1 }]
+    );
+    assert_eq!(dir.session(winner).await.unwrap().unwrap(), route);
+    // The former owner, back from a crash, finds its session continued.
+    assert_eq!(
+        dir.retire("g_u1_u2", winner, 1).await.unwrap(),
+        Retired::TakenOver { fencing: 2, recorder: heir.to_owned() }
+    );
+    // Handed back again, then released by its owner: the next claim goes on counting.
+    let (fencing, _) = dir
+        .take_over("g_u1_u2", winner, &owner, "i1", Takeover::Handover { from_fencing: 2 })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(fencing, 3);
+    dir.release("g_u1_u2", winner, 3).await.unwrap();
     assert_eq!(
         dir.session_of_stem("g_u1_u2_2026-02-03T12-00-00")
             .await
@@ -78,14 +117,15 @@ async fn twenty_concurrent_claims_of_one_channel_have_one_winner_and_fencing_onl
             .sid,
         *winner
     );
-    dir.release("g_u1_u2", "someone-else", 1).await.unwrap();
-    dir.release("g_u1_u2", winner, 7).await.unwrap();
-    assert!(dir.channel("g_u1_u2").await.unwrap().unwrap().active);
-    dir.release("g_u1_u2", winner, 1).await.unwrap();
     assert_eq!(
         dir.claim("g_u1_u2", "next", "b", "i1").await.unwrap(),
-        Claim::Granted { fencing: 2 }
+        Claim::Granted { fencing: 4 }
     );
+    dir.release("g_u1_u2", "someone-else", 4).await.unwrap();
+    dir.release("g_u1_u2", "next", 7).await.unwrap();
+    assert!(dir.channel("g_u1_u2").await.unwrap().unwrap().active);
+    dir.release("g_u1_u2", "next", 4).await.unwrap();
+    assert!(!dir.channel("g_u1_u2").await.unwrap().unwrap().active);
     assert!(dir.usage().writes > 0 && dir.usage().reads > 0);
 }
 

@@ -106,13 +106,37 @@ impl Node {
             .current_dir(self.dir.path())
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", "info")
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            // Kept beside its recordings: a failing test's first clue.
+            .stdout(self.log_file())
+            .stderr(self.log_file())
             .spawn()
             .expect("recorder binary starts");
         self.child = Some(child);
+    }
+
+    /// `kill -TERM`, and waits until it has exited (a graceful stop: it hands its sessions over).
+    pub async fn terminate(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(90);
+        while child.try_wait().unwrap().is_none() {
+            assert!(Instant::now() < deadline, "{} did not exit on SIGTERM", self.id);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    fn log_file(&self) -> Stdio {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("recorder.log"))
+            .map_or_else(|_| Stdio::null(), Stdio::from)
     }
 
     /// `kill -9`.
@@ -178,6 +202,15 @@ impl Node {
 impl Drop for Node {
     fn drop(&mut self) {
         self.kill();
+        if std::thread::panicking() {
+            // The test failed: its recorders' last words.
+            let log = std::fs::read_to_string(self.dir.path().join("recorder.log")).unwrap_or_default();
+            let lines: Vec<&str> = log.lines().collect();
+            eprintln!("---- {} (last 60 log lines) ----", self.id);
+            for line in &lines[lines.len().saturating_sub(60)..] {
+                eprintln!("{line}");
+            }
+        }
     }
 }
 
@@ -192,7 +225,7 @@ pub struct Gateway {
 pub struct Cluster {
     pub firestore: Server,
     /// fake-gcs-server, where the recorders upload.
-    _gcs: Server,
+    pub gcs: Server,
     pub nodes: Vec<Node>,
     pub gateways: Vec<Gateway>,
     pub http: reqwest::Client,
@@ -225,6 +258,10 @@ impl Cluster {
     pub async fn start(plan: Plan) -> Self {
         let (firestore, gcs) = (emulators::firestore(0).await, emulators::fake_gcs(0).await);
         gcs.create_bucket(BUCKET).await;
+        let mut gateways = Vec::new();
+        for _ in 0..plan.gateways {
+            gateways.push(gateway(firestore.port, plan.lease_s).await);
+        }
         let mut nodes = Vec::new();
         for n in 0..plan.recorders {
             let link = TcpProxy::start(&format!("127.0.0.1:{}", firestore.port)).await;
@@ -246,16 +283,14 @@ impl Cluster {
                 ),
                 ("MEMHARBOR_CLUSTER_LEASE_S".into(), plan.lease_s.to_string()),
                 ("RECORDER_ID".into(), id.clone()),
+                // Fresh bot tokens (a continued session's bot joins with its own).
+                ("RECORDER_GATEWAY_URL".into(), gateways[0].url.clone()),
             ];
             nodes.push(Node::start(&id, &plan.scenario, env, Some(link)));
         }
-        let mut gateways = Vec::new();
-        for _ in 0..plan.gateways {
-            gateways.push(gateway(firestore.port, plan.lease_s).await);
-        }
         let cluster = Self {
             firestore,
-            _gcs: gcs,
+            gcs,
             nodes,
             gateways,
             http: reqwest::Client::builder()
@@ -384,6 +419,13 @@ impl Cluster {
             .iter()
             .find(|s| s["sid"] == sid)
             .and_then(|s| s["recorder"].as_str().map(str::to_owned))
+    }
+
+    pub fn node_mut(&mut self, id: &str) -> &mut Node {
+        self.nodes
+            .iter_mut()
+            .find(|n| n.id == id)
+            .unwrap_or_else(|| panic!("no recorder {id}"))
     }
 
     pub fn node(&self, id: &str) -> &Node {

@@ -3,6 +3,7 @@
 //! recorder binary as processes, gateways in-process, and the Agora stand-in.
 #![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
+mod continuity;
 mod directory;
 // Shared with the webhook tests and benches/cluster.rs: not every helper is used by each.
 #[allow(dead_code)]

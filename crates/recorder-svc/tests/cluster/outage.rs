@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use memharbor_testkit as kit;
+
 use crate::harness::{Cluster, LEASE_S, Node, Plan};
 
 /// Stops `sid` through gateway `g` and checks its WAV on `node`: it lasts as long as the session
@@ -140,14 +142,19 @@ async fn with_the_directory_down_recordings_go_on_whole_and_starts_answer_503_un
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_recorder_cut_off_keeps_recording_its_channel_is_orphaned_and_it_returns_whole() {
+    // Every place taken: nobody can continue the cut-off recorder's session (see `continuity`).
     let cluster = Cluster::start(Plan {
         recorders: 2,
         gateways: 2,
+        max_sessions: 1,
         ..Plan::default()
     })
     .await;
     let (sid, started) = start_timed(&cluster, 0, "g_cut_1").await;
     let owner = cluster.recorder_of(0, &sid).await.unwrap();
+    let (elsewhere, elsewhere_started) = start_timed(&cluster, 1, "g_cut_2").await;
+    let placed = cluster.recorder_of(0, &elsewhere).await.unwrap();
+    assert_ne!(placed, owner);
     let node = cluster.node(&owner);
     node.link().cut();
     // Stale once its lease runs out: no longer placeable.
@@ -158,9 +165,6 @@ async fn a_recorder_cut_off_keeps_recording_its_channel_is_orphaned_and_it_retur
         (409, Some("session_orphaned"), &json!(sid)),
         "{body}"
     );
-    let (elsewhere, elsewhere_started) = start_timed(&cluster, 1, "g_cut_2").await;
-    let placed = cluster.recorder_of(0, &elsewhere).await.unwrap();
-    assert_ne!(placed, owner);
     // Cut off, it records on, and says so on its status port.
     let (code, live) = node.get(&format!("/internal/sessions/{sid}")).await;
     assert_eq!(
@@ -203,6 +207,7 @@ async fn a_recorder_that_finds_a_newer_fencing_number_ends_its_segment_and_keeps
     let (sid, _) = start_timed(&cluster, 0, "g_fence_1").await;
     let node = &cluster.nodes[0];
     tokio::time::sleep(Duration::from_secs(2)).await;
+    let cut_at_ms = kit::unix_ms_now();
     node.link().cut();
     // While it is away, another recorder takes the channel over with the next fencing number.
     let claim = cluster
@@ -228,28 +233,40 @@ async fn a_recorder_that_finds_a_newer_fencing_number_ends_its_segment_and_keeps
     tokio::time::sleep(Duration::from_secs(LEASE_S + 1)).await;
     node.link().heal();
 
-    // Back, it sees the newer number, stops its bot and ends its segment; the audio stays.
+    // Back, it sees the newer number, stops its bot and ends its segment at the last renewal of
+    // its lease; the audio stays, as a segment for the newer owner's assembly.
     let deadline = Instant::now() + Duration::from_secs(60);
-    let ended = loop {
-        let (_, body) = node.get(&format!("/internal/sessions/{sid}")).await;
-        if body["status"] == "stopped" {
-            break body;
+    loop {
+        let (code, body) = node.get(&format!("/internal/sessions/{sid}")).await;
+        if code == 404 {
+            break;
         }
         assert!(Instant::now() < deadline, "still {body}");
         tokio::time::sleep(Duration::from_millis(200)).await;
-    };
-    assert_eq!(ended["stopReason"], "error", "{ended}");
+    }
     let metrics = node.metrics().await;
     assert_eq!(
         memharbor_testkit::metric(&metrics, "memharbor_cluster_lease_losses_total"),
         Some(1.0),
         "{metrics}"
     );
-    let wav = node.wav(ended["filename"].as_str().unwrap());
-    assert!(
-        wav.duration_ms() >= 2_000.0 + (LEASE_S * 1000) as f64,
-        "{ended}"
+    let (code, segment) = node
+        .get(&format!("/internal/segments/{sid}/{fencing}"))
+        .await;
+    assert_eq!(code, 200, "{segment}");
+    let (start, end) = (
+        segment["startMs"].as_f64().unwrap(),
+        segment["endMs"].as_f64().unwrap(),
     );
+    // It ends where its lease was last renewed: around the cut (a beat before it at most).
+    assert!(end < cut_at_ms + 1_500.0 && end > cut_at_ms - 2_500.0, "{segment}");
+    let wav = kit::wav::Wav::read(
+        &node
+            .recordings()
+            .join(format!(".segments/{sid}-{fencing}"))
+            .join(segment["mix"].as_str().unwrap()),
+    );
+    assert!((wav.duration_ms() - (end - start)).abs() < 50.0, "{segment}");
     assert!(wav.dropouts(1_000.0, wav.duration_ms() - 200.0).is_empty());
     // The claim is the newer owner's still: the old one did not release it.
     let claim = cluster

@@ -309,6 +309,24 @@
   }
 
   /**
+   * `wallBeats: {periodMs, onMs, forMs}`: speech during the first `onMs` of every `periodMs` of
+   * the Unix clock (for `forMs` from time 0), as segments relative to time 0. Every recorder of a
+   * channel then hears the same beeps at the same wall-clock instants, as with a real caller.
+   * @param {StandinParticipant} cfg @param {number} t0
+   * @returns {{from: number, to: number}[] | null}
+   */
+  function wallBeats(cfg, t0) {
+    const beats = cfg.wallBeats;
+    if (!beats) return null;
+    const wall0 = performance.timeOrigin + t0;
+    const out = [];
+    for (let at = Math.ceil(wall0 / beats.periodMs) * beats.periodMs; at < wall0 + beats.forMs; at += beats.periodMs) {
+      out.push({ from: at - wall0, to: at - wall0 + beats.onMs });
+    }
+    return out;
+  }
+
+  /**
    * A participant's microphone: signal exactly during its speech segments (scheduled on the
    * AudioContext clock relative to the session's time 0), silent otherwise.
    */
@@ -336,7 +354,7 @@
       const audio = cfg.audio || { type: "tone" };
       const gain = audio.gain ?? (audio.type === "tone" ? 0.25 : 1);
       const ctxT0 = contextTimeAt(ctx, t0);
-      const segments = (cfg.speech || []).filter((s) => s.to > s.from);
+      const segments = (wallBeats(cfg, t0) || cfg.speech || []).filter((s) => s.to > s.from);
       for (const s of segments) {
         this.gate.gain.setValueAtTime(gain, Math.max(0, ctxT0 + s.from / 1000));
         this.gate.gain.setValueAtTime(0, Math.max(0, ctxT0 + s.to / 1000));

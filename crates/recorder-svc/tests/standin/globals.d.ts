@@ -22,6 +22,8 @@ declare global {
     leaveReason?: string;
     /** Audio is on exactly during these segments (ms after join resolves), silent otherwise. */
     speech?: { from: number; to: number }[];
+    /** Speech during the first `onMs` of every `periodMs` of the Unix clock, for `forMs`. */
+    wallBeats?: { periodMs: number; onMs: number; forMs: number };
     audio?:
       | { type: "tone"; frequency?: number; gain?: number }
       | { type: "wav"; dataUrl: string; gain?: number };

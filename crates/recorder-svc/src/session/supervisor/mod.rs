@@ -6,6 +6,7 @@
 //! What the page says is handled in `page_events`; stopping and saving in `stopping`.
 
 mod page_events;
+mod segments;
 mod stopping;
 
 use std::collections::BTreeSet;
@@ -21,8 +22,8 @@ use crate::error::RecorderError;
 
 use super::handle::{SessionCmd, SessionHandle};
 use super::page_protocol::{FromPage, ToPage, Uid};
-use super::{SessionContext, StartRequest};
-use crate::journal::{self, Journal};
+use super::{Continuation, SessionContext, StartRequest};
+use crate::journal::{self, Continues, Journal};
 use crate::record::{StartAnswer, StopAnswer, StopReason, file_stamp, from_unix_ms};
 use crate::webhooks::EventType;
 use serde_json::json;
@@ -60,6 +61,9 @@ struct Stopping {
     wall_ms: f64,
     waiters: Vec<StopReply>,
     deadline: Instant,
+    /// Cluster mode: another recorder continues the session; this audio is a segment of it
+    /// (answered on this channel once it is kept).
+    as_segment: Option<Option<oneshot::Sender<()>>>,
 }
 
 pub(super) struct Supervisor {
@@ -87,6 +91,10 @@ pub(super) struct Supervisor {
     /// Written when audio starts; what a repair works from.
     journal: Option<Journal>,
     finished: bool,
+    /// Cluster mode: this session continues one another recorder began.
+    continuation: Option<Continuation>,
+    /// Unix ms of this segment's first sample.
+    segment_start_ms: Option<f64>,
 }
 
 fn now_ms() -> f64 {
@@ -108,6 +116,7 @@ impl Supervisor {
         handle: Arc<SessionHandle>,
         rx: mpsc::UnboundedReceiver<SessionCmd>,
         req: StartRequest,
+        continuation: Option<Continuation>,
     ) -> Self {
         Self {
             ctx,
@@ -132,6 +141,8 @@ impl Supervisor {
             early_stops: Vec::new(),
             journal: None,
             finished: false,
+            continuation,
+            segment_start_ms: None,
         }
     }
 
@@ -140,6 +151,29 @@ impl Supervisor {
         if let Err(e) = self.claim().await {
             self.fail_start(e).await;
             return;
+        }
+        if let Some(c) = &self.continuation {
+            self.handle.record(
+                "continuing",
+                Some(format!(
+                    "{}: this recorder continues the recording after {}",
+                    c.kind,
+                    c.earlier
+                        .last()
+                        .map_or("another recorder", |l| l.recorder.as_str())
+                )),
+            );
+            // The bot joins with a token of its own (the start's has long expired or was not ours).
+            match self.ctx.gateway.bot_token(self.handle.channel.as_str()).await {
+                Ok(token) => self.req.token = token,
+                Err(e) => {
+                    self.fail_start(RecorderError::Internal(format!(
+                        "no bot token to continue the session: {e}"
+                    )))
+                    .await;
+                    return;
+                }
+            }
         }
         self.open_tab();
         while !self.finished {
@@ -318,14 +352,32 @@ impl Supervisor {
     }
 
     /// First tap: name the file, write the journal, start the audio thread, answer the start.
+    /// A continuation keeps the recording's file name and start, and records a segment.
     async fn begin_recording(
         &mut self,
         epoch: u32,
         frame: u64,
         wall_ms: f64,
     ) -> Result<(), RecorderError> {
-        let started_at = from_unix_ms(wall_ms);
-        let filename = self.unique_filename(started_at);
+        let (started_at, filename, audio_dir, continues) = match &self.continuation {
+            Some(c) => (
+                from_unix_ms(c.params.started_ms),
+                c.params.filename.clone(),
+                self.segment_dir()?,
+                Some(Continues {
+                    origin_ms: c.params.started_ms,
+                    start_ms: wall_ms,
+                    earlier: c.earlier.clone(),
+                }),
+            ),
+            None => {
+                let started_at = from_unix_ms(wall_ms);
+                let filename = self.unique_filename(started_at);
+                let dir = self.ctx.settings.recordings_dir.clone();
+                (started_at, filename, dir, None)
+            }
+        };
+        self.segment_start_ms = Some(wall_ms);
         let journal = Journal {
             sid: self.handle.sid,
             channel: self.handle.channel.as_str().to_owned(),
@@ -334,19 +386,25 @@ impl Supervisor {
             speakers: self.handle.speakers,
             started_at,
             lease: self.lease(),
+            continues,
         };
-        let (dir, written) = (self.ctx.settings.journal_dir.clone(), journal.clone());
-        tokio::task::spawn_blocking(move || journal::write(&dir, &written))
-            .await
-            .map_err(std::io::Error::other)
-            .and_then(|r| r)
-            .map_err(|e| {
-                RecorderError::Internal(format!("cannot write the session journal: {e}"))
-            })?;
+        let (dir, written, segment_dir) = (
+            self.ctx.settings.journal_dir.clone(),
+            journal.clone(),
+            audio_dir.clone(),
+        );
+        tokio::task::spawn_blocking(move || {
+            std::fs::create_dir_all(&segment_dir)?;
+            journal::write(&dir, &written)
+        })
+        .await
+        .map_err(std::io::Error::other)
+        .and_then(|r| r)
+        .map_err(|e| RecorderError::Internal(format!("cannot write the session journal: {e}")))?;
         let tell = Arc::clone(&self.handle);
         let audio = RecordingAudio::start(
             AudioPaths {
-                dir: self.ctx.settings.recordings_dir.clone(),
+                dir: audio_dir.clone(),
                 mix: filename.clone(),
                 speaker_stem: self.handle.speakers.then(|| journal.stem().to_owned()),
             },
@@ -359,7 +417,7 @@ impl Supervisor {
             // Nothing was recorded: no journal may claim otherwise (recovery would list an empty
             // recording), and no empty file stays behind.
             journal::remove(&self.ctx.settings.journal_dir, self.handle.sid);
-            let _ = std::fs::remove_file(self.ctx.settings.recordings_dir.join(&filename));
+            let _ = std::fs::remove_file(audio_dir.join(&filename));
             RecorderError::Internal(format!("cannot create the recording: {e}"))
         })?;
         self.journal = Some(journal);
@@ -379,26 +437,37 @@ impl Supervisor {
             live.audio = Some(stats);
         });
         self.handle.record("recording", Some(filename.clone()));
-        if let Some(cluster) = &self.ctx.cluster {
-            cluster.note_files(self.handle.sid.to_string(), filename.clone());
-        }
         self.ctx.metrics.session_started(true);
-        // On disk before the start is answered.
-        self.ctx
-            .events
-            .emit(
-                self.handle.sid,
-                EventType::Started,
-                json!({
-                    "channel": self.handle.channel.as_str(),
-                    "recorder": self.handle.recorder,
-                    "uid": self.req.uid,
-                    "filename": filename,
-                    "startedAt": crate::record::iso_ms(started_at),
-                    "speakers": self.handle.speakers,
-                }),
-            )
-            .await;
+        if self.continuation.is_none() {
+            if let Some(cluster) = &self.ctx.cluster {
+                cluster.note_recording(
+                    self.handle.sid.to_string(),
+                    crate::cluster::RecordingParams {
+                        filename: filename.clone(),
+                        uid: self.req.uid,
+                        speakers: self.handle.speakers,
+                        app_id: self.req.app_id.clone(),
+                        started_ms: wall_ms,
+                    },
+                );
+            }
+            // On disk before the start is answered.
+            self.ctx
+                .events
+                .emit(
+                    self.handle.sid,
+                    EventType::Started,
+                    json!({
+                        "channel": self.handle.channel.as_str(),
+                        "recorder": self.handle.recorder,
+                        "uid": self.req.uid,
+                        "filename": filename,
+                        "startedAt": crate::record::iso_ms(started_at),
+                        "speakers": self.handle.speakers,
+                    }),
+                )
+                .await;
+        }
         for uid in self.publishing.clone() {
             self.participant(EventType::ParticipantJoined, &uid, None)
                 .await;
@@ -413,6 +482,17 @@ impl Supervisor {
             existing: false,
         })));
         Ok(())
+    }
+
+    /// A continuation's own folder for its segment's files.
+    fn segment_dir(&self) -> Result<std::path::PathBuf, RecorderError> {
+        let (Some(continuity), Some(fencing)) = (&self.ctx.continuity, self.handle.fencing())
+        else {
+            return Err(RecorderError::Internal(
+                "a continued session outside cluster mode".into(),
+            ));
+        };
+        Ok(continuity.store.dir(self.handle.sid, fencing))
     }
 
     /// `{channel}_{YYYY-MM-DDTHH-MM-SS}.wav`, with `-2`, `-3`… if that name is taken.
@@ -506,14 +586,23 @@ impl Supervisor {
                     self.begin_stop(StopReason::Error, None).await;
                 }
             }
-            SessionCmd::LeaseLost { current_fencing } => {
+            SessionCmd::LeaseLost {
+                current_fencing,
+                until_ms,
+            } => {
                 self.handle.record(
                     "lease lost",
                     Some(format!(
-                        "another session holds the channel now (fencing number {current_fencing}); this segment ends, its audio is kept"
+                        "another session holds the channel now (fencing number {current_fencing}); this segment ends at the last renewal of its lease, its audio is kept"
                     )),
                 );
-                self.begin_stop(StopReason::Error, None).await;
+                self.end_segment_at(until_ms.unwrap_or_else(now_ms), None)
+                    .await;
+            }
+            SessionCmd::HandedOver { at_ms, to, reply } => {
+                self.handle
+                    .record("handed over", Some(format!("{to} records from here")));
+                self.end_segment_at(at_ms, Some(reply)).await;
             }
             SessionCmd::Abort { done } => {
                 if let Some(audio) = self.audio.take() {

@@ -118,7 +118,13 @@ impl Supervisor {
                     self.publish_participants();
                 }
             }
-            FromPage::Subscribed { uid } => self.handle.record("subscribed", Some(uid_text(&uid))),
+            FromPage::Subscribed { uid } => {
+                let uid = uid_text(&uid);
+                self.handle.update(|live| {
+                    live.subscribed.insert(uid.clone());
+                });
+                self.handle.record("subscribed", Some(uid));
+            }
             FromPage::SubscribeFailed { uid, message } => {
                 self.handle.record(
                     "subscribe failed",

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use time::OffsetDateTime;
+use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::super::handle::SessionCmd;
@@ -18,7 +19,7 @@ use super::{LEAVE_TIMEOUT, Phase, STOP_FLUSH_TIMEOUT, StopReply, Stopping, Super
 use crate::audio::recording::AudioMsg;
 use crate::error::RecorderError;
 use crate::journal;
-use crate::record::{SpeakerFile, StopAnswer, StopReason};
+use crate::record::{AssemblyState, Segmented, SpeakerFile, StopAnswer, StopReason};
 use crate::storage::Recording;
 use crate::webhooks::EventType;
 
@@ -45,7 +46,35 @@ impl Supervisor {
         self.handle.record("stopping", Some(format!("{reason:?}")));
         // From now on a start for this channel begins a new session: this one records nothing more.
         self.ctx.release_channel(self.handle.sid);
-        let wall_ms = now_ms();
+        self.stop_recording_at(reason, reply, now_ms(), None).await;
+    }
+
+    /// Cluster mode: another recorder records the session now (it took over, or this one handed
+    /// it over): this segment ends at `at_ms` and its audio is kept for the assembly. The claim
+    /// is the new owner's: it is not released.
+    pub(super) async fn end_segment_at(&mut self, at_ms: f64, reply: Option<oneshot::Sender<()>>) {
+        if self.stopping.is_some() || self.starting || self.audio.is_none() {
+            if let Some(reply) = reply {
+                let _ = reply.send(());
+            }
+            if self.starting {
+                self.fail_start(RecorderError::SessionNotFound).await;
+            }
+            return;
+        }
+        self.handle.take_claim();
+        self.ctx.release_channel(self.handle.sid);
+        self.stop_recording_at(StopReason::Error, None, at_ms, Some(reply))
+            .await;
+    }
+
+    async fn stop_recording_at(
+        &mut self,
+        reason: StopReason,
+        reply: Option<StopReply>,
+        wall_ms: f64,
+        as_segment: Option<Option<oneshot::Sender<()>>>,
+    ) {
         if let Some(audio) = &self.audio {
             audio.send(AudioMsg::StopAt { wall_ms });
         }
@@ -54,6 +83,7 @@ impl Supervisor {
             wall_ms,
             waiters: reply.into_iter().collect(),
             deadline: Instant::now() + STOP_FLUSH_TIMEOUT,
+            as_segment,
         });
         self.deadline = None;
         self.retry_at = None;
@@ -76,13 +106,26 @@ impl Supervisor {
         let finished = audio.finish(stopping.wall_ms).await;
         // The audio is complete: the bot leaves now, not after the (possibly long) upload wait.
         self.leave(&mut stopping.waiters).await;
+        if let Some(reply) = stopping.as_segment.take() {
+            return self.keep_segment(stopping, finished.ok(), reply).await;
+        }
         let (body, error) = match finished {
             Ok(finished) => {
                 let mut body = self.stop_body(stopping.reason, &finished);
+                let segmented = self.assemble(&mut body, &finished, stopping.wall_ms).await;
                 self.announce_stopped(&body).await;
-                let delivered = self.ctx.store.deliver(&mut body, true).await.is_ok();
-                match self.save(&body, delivered).await {
-                    Ok(()) => return self.conclude(stopping, body),
+                let pending = body
+                    .assembly
+                    .as_ref()
+                    .is_some_and(|a| a.state == AssemblyState::Pending);
+                // A pending assembly is delivered once complete; its record holds what that takes.
+                let delivered =
+                    pending || self.ctx.store.deliver(&mut body, true).await.is_ok();
+                match self.save(&body, delivered, segmented.clone()).await {
+                    Ok(()) => {
+                        self.after_assembly(segmented, pending).await;
+                        return self.conclude(stopping, body);
+                    }
                     Err(e) => (
                         Some(body),
                         format!("saving the recording's record failed: {e}"),
@@ -96,12 +139,18 @@ impl Supervisor {
 
     /// Saves the record off the async threads; drops the journal once nothing depends on it
     /// (`delivered`: the upload job exists, or the files stay local).
-    async fn save(&self, body: &StopAnswer, delivered: bool) -> Result<(), String> {
+    async fn save(
+        &self,
+        body: &StopAnswer,
+        delivered: bool,
+        segmented: Option<Segmented>,
+    ) -> Result<(), String> {
         let record = Recording {
             body: body.clone(),
             created_at: OffsetDateTime::now_utc(),
             history: self.handle.with_live(|live| live.history.clone()),
             lease: self.lease(),
+            segmented,
         };
         let index = Arc::clone(&self.ctx.store.index);
         let (dir, sid) = (self.ctx.settings.journal_dir.clone(), self.handle.sid);
@@ -203,7 +252,7 @@ impl Supervisor {
         };
         self.announce_stopped(&repaired).await;
         let delivered = self.ctx.store.deliver(&mut repaired, false).await.is_ok();
-        let saved = self.save(&repaired, delivered).await;
+        let saved = self.save(&repaired, delivered, None).await;
         *body = Some(repaired.clone());
         saved.map(|()| repaired)
     }
@@ -269,6 +318,8 @@ impl Supervisor {
             uid: self.req.uid,
             started_at: self.started_at.unwrap_or_else(OffsetDateTime::now_utc),
             stopped_at: OffsetDateTime::now_utc(),
+            segments: None,
+            assembly: None,
         }
     }
 

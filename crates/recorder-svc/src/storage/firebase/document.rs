@@ -1,6 +1,6 @@
 //! The Firestore document of a recording, in collection `recordings`, as the spec fixes it: these
 //! fields, these names and types (the mobile app reads them), plus allowed extras (`sid`,
-//! `stopReason`, `storagePath`, `speakers`). Derived from the stop body and the upload's files;
+//! `stopReason`, `storagePath`, `speakers`, `segments`). Derived from the stop body and the upload's files;
 //! `firestore::encode_fields` turns it into Firestore's typed values.
 
 use serde::{Deserialize, Serialize};
@@ -40,6 +40,9 @@ pub struct RecordingDocument {
     pub storage_path: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub speakers: Option<Vec<SpeakerDocument>>,
+    /// A recording continued by another recorder: its segments (recorder, times, gap, cut).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segments: Option<Vec<crate::record::SegmentSummary>>,
 }
 
 /// One speaker's file in the document.
@@ -100,6 +103,7 @@ impl RecordingDocument {
             stop_reason: body.stop_reason,
             storage_path: mix.storage_path.clone(),
             speakers,
+            segments: body.segments.clone(),
         }
     }
 
@@ -144,6 +148,8 @@ mod tests {
             uid: 999_999,
             started_at: from_unix_ms(1_770_120_000_000.0),
             stopped_at: from_unix_ms(1_770_120_120_000.0),
+            segments: None,
+            assembly: None,
         }
     }
 
