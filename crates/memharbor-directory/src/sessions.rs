@@ -22,6 +22,8 @@ pub struct SessionRoute {
     pub recording: Option<RecordingParams>,
     /// The owners before the current one, oldest first: each holds a segment of the recording.
     pub earlier: Vec<SegmentRef>,
+    /// Its recording was assembled and saved: segments of it anywhere may be deleted.
+    pub assembled: bool,
 }
 
 /// What a recorder taking a session over needs to continue the same recording.
@@ -58,6 +60,7 @@ pub(crate) fn route(sid: String, fields: &Map<String, Value>) -> SessionRoute {
             .get("earlier")
             .and_then(|v| serde_json::from_value(v.clone()).ok())
             .unwrap_or_default(),
+        assembled: fields.get("assembled").and_then(Value::as_bool) == Some(true),
     }
 }
 
@@ -75,6 +78,15 @@ impl Directory {
             object(json!({"stem": stem, "recording": params})),
         )
         .merge();
+        self.firestore.commit(&[write]).await?;
+        Ok(())
+    }
+
+    /// Session `sid`'s recording is assembled and saved: its segments are no longer needed.
+    pub async fn note_assembled(&self, sid: &str) -> Result<(), Unavailable> {
+        self.count_writes(1);
+        let write =
+            Write::set(format!("{SESSIONS}/{sid}"), object(json!({"assembled": true}))).merge();
         self.firestore.commit(&[write]).await?;
         Ok(())
     }

@@ -186,6 +186,30 @@ impl Cluster {
         });
     }
 
+    /// Session `sid`'s recording is assembled: recorders holding segments of it may delete them
+    /// (in the background, until the directory takes it).
+    pub fn note_assembled(self: &Arc<Self>, sid: String) {
+        let cluster = Arc::clone(self);
+        tokio::spawn(async move {
+            for attempt in 1..=20u64 {
+                match cluster.directory.note_assembled(&sid).await {
+                    Ok(()) => return,
+                    Err(_) => cluster.counters.directory_error("note_assembled"),
+                }
+                tokio::time::sleep(Duration::from_secs(attempt.min(15))).await;
+            }
+        });
+    }
+
+    /// Whether session `sid`'s recording was assembled (its segments are no longer needed);
+    /// `None` if the directory cannot say now.
+    pub async fn is_assembled(&self, sid: &str) -> Option<bool> {
+        match self.directory.session(sid).await {
+            Ok(route) => Some(route.is_some_and(|r| r.assembled)),
+            Err(_) => None,
+        }
+    }
+
     /// The internal API of recorder `id`, if it is live (as of the last heartbeat's read).
     pub fn live_url(&self, id: &str) -> Option<String> {
         self.state()

@@ -116,6 +116,7 @@ impl Continuity {
 
     /// The assembled recording is saved: every segment of it is deleted, here and at its holder.
     pub async fn forget(&self, sid: Uuid, refs: &[Lease]) {
+        self.cluster.note_assembled(sid.to_string());
         for r in refs {
             self.store.remove(sid, r.fencing);
             if r.recorder != self.cluster.id()
@@ -161,6 +162,26 @@ impl Continuity {
                 }
             }
         });
+    }
+
+    /// Deletes the segments held here whose recording was assembled while this recorder was
+    /// away (its holder could not be told then).
+    pub async fn collect_garbage(&self) {
+        for sid in self.store.sessions().into_keys() {
+            if self.cluster.is_assembled(&sid.to_string()).await == Some(true) {
+                tracing::info!(%sid, "segments of an assembled recording deleted");
+                self.store.remove_session(sid);
+            }
+        }
+    }
+
+    /// Segments held here, and the sessions they belong to (`/status`).
+    pub fn status(&self) -> serde_json::Value {
+        let sessions = self.store.sessions();
+        serde_json::json!({
+            "segmentsHeld": sessions.values().sum::<usize>(),
+            "sessionsWithSegments": sessions.len(),
+        })
     }
 
     /// At start-up: the pending assemblies this recorder owns are taken up again.

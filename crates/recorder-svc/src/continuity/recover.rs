@@ -72,6 +72,7 @@ pub async fn recover_leased(
             tokio::time::sleep(Duration::from_secs(2)).await;
         }
     }
+    continuity.collect_garbage().await;
 }
 
 fn unix_ms(t: time::OffsetDateTime) -> f64 {

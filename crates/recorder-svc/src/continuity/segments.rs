@@ -110,6 +110,30 @@ impl SegmentStore {
         let _ = fs::remove_dir_all(self.dir(sid, fencing));
     }
 
+    /// The sessions of every segment held here, with their count.
+    pub fn sessions(&self) -> std::collections::BTreeMap<Uuid, usize> {
+        let mut sessions = std::collections::BTreeMap::new();
+        for entry in fs::read_dir(&self.root).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some((sid, _)) = name.rsplit_once('-')
+                && let Ok(sid) = Uuid::parse_str(sid)
+            {
+                *sessions.entry(sid).or_insert(0) += 1;
+            }
+        }
+        sessions
+    }
+
+    /// Forgets every segment of `sid` held here.
+    pub fn remove_session(&self, sid: Uuid) {
+        let prefix = format!("{sid}-");
+        for entry in fs::read_dir(&self.root).into_iter().flatten().flatten() {
+            if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                let _ = fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+
     /// Every segment of `sid` held here.
     pub fn of_session(&self, sid: Uuid) -> Vec<SegmentMeta> {
         let prefix = format!("{sid}-");

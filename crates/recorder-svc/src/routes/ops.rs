@@ -207,6 +207,11 @@ pub fn status_json(state: &RecorderState) -> Value {
             "ok"
         },
         "cluster": state.cluster.as_ref().map(|c| c.status()),
+        "continuity": state.sessions.context().continuity.as_ref().map(|c| {
+            let mut status = c.status();
+            status["pendingAssemblies"] = json!(pending_assemblies(&state.store));
+            status
+        }),
         "webhooks": state.sessions.context().events.webhooks().map(|w| w.status()),
         "version": env!("CARGO_PKG_VERSION"),
         "uptimeS": state.started.elapsed().as_secs(),
@@ -224,4 +229,18 @@ pub fn status_json(state: &RecorderState) -> Value {
             .and_then(|s| serde_json::to_value(s).ok())
             .unwrap_or(Value::Null),
     })
+}
+
+/// Recordings of several segments still waiting for one (its recorder is away).
+fn pending_assemblies(store: &crate::storage::Store) -> Vec<Value> {
+    store
+        .index
+        .all()
+        .iter()
+        .filter_map(|r| {
+            let assembly = r.body.assembly.as_ref()?;
+            (assembly.state == crate::record::AssemblyState::Pending)
+                .then(|| json!({"sid": r.body.sid, "missing": assembly.missing}))
+        })
+        .collect()
 }

@@ -15,7 +15,7 @@ use crate::continuity::{HandoverAnswer, HandoverRequest};
 use crate::error::RecorderError;
 
 /// How long the new recorder may take to join and hear everyone.
-const HANDOVER_TIMEOUT: Duration = Duration::from_secs(45);
+const HANDOVER_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long the new recorder waits for the participants the old one hears.
 const HEAR_EVERYONE: Duration = Duration::from_secs(10);
 /// After subscribing, audio needs a moment to flow through the page into the file.
