@@ -98,3 +98,4 @@ bench-recorder: setup-bench sdk
 bench-cluster: setup-test sdk
 	$(CARGO) bench -p recorder-svc --bench cluster
 	$(CARGO) bench -p recorder-svc --bench webhooks
+	$(CARGO) bench -p recorder-svc --bench continuity

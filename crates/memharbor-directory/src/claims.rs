@@ -209,6 +209,27 @@ impl Directory {
         Err(Unavailable(format!("releasing {channel} kept conflicting")))
     }
 
+    /// The active claims recorder `id` holds (any incarnation), with their channels: what a
+    /// failover looks for when `id` goes silent (its heartbeat may predate its newest sessions).
+    pub async fn active_claims_of(
+        &self,
+        id: &str,
+    ) -> Result<Vec<(String, ChannelClaim)>, Unavailable> {
+        let (docs, _) = self
+            .firestore
+            .query(json!({
+                "from": [{"collectionId": CHANNELS}],
+                "where": {"fieldFilter": {"field": {"fieldPath": "recorder"}, "op": "EQUAL", "value": {"stringValue": id}}},
+            }))
+            .await?;
+        self.count_reads(docs.len());
+        Ok(docs
+            .iter()
+            .map(|doc| (id_of(&doc.path), claim_of(doc)))
+            .filter(|(_, claim)| claim.active)
+            .collect())
+    }
+
     /// Frees every channel `me` claimed in an earlier incarnation: those sessions ended with it
     /// (the restarted recorder repaired and listed their audio). The number freed.
     pub async fn release_earlier_claims(
@@ -276,8 +297,7 @@ impl Directory {
             return Ok(None);
         };
         let claim = claim_of(&doc);
-        if !claim.active || claim.sid != sid || claim.recorder == me && how == Takeover::Failover
-        {
+        if !claim.active || claim.sid != sid || claim.recorder == me && how == Takeover::Failover {
             return Ok(None);
         }
         match how {
@@ -320,8 +340,10 @@ impl Directory {
         let writes = [
             Write::set(
                 path,
-                object(json!({"sid": sid, "recorder": me, "incarnation": incarnation,
-                              "fencing": fencing, "state": "active"})),
+                object(
+                    json!({"sid": sid, "recorder": me, "incarnation": incarnation,
+                              "fencing": fencing, "state": "active"}),
+                ),
             )
             .server_time("claimedAt")
             .only(Precondition::UpdateTime(doc.update_time.clone())),

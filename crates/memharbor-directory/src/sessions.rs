@@ -85,8 +85,11 @@ impl Directory {
     /// Session `sid`'s recording is assembled and saved: its segments are no longer needed.
     pub async fn note_assembled(&self, sid: &str) -> Result<(), Unavailable> {
         self.count_writes(1);
-        let write =
-            Write::set(format!("{SESSIONS}/{sid}"), object(json!({"assembled": true}))).merge();
+        let write = Write::set(
+            format!("{SESSIONS}/{sid}"),
+            object(json!({"assembled": true})),
+        )
+        .merge();
         self.firestore.commit(&[write]).await?;
         Ok(())
     }

@@ -9,8 +9,9 @@ use time::macros::format_description;
 use memharbor_shared::internal_api::time_format;
 pub use memharbor_shared::internal_api::time_format::iso_ms;
 pub use memharbor_shared::internal_api::{
-    Assembly, AssemblyState, SegmentSummary, AudioSpec, FirebaseLocation, LocalLocation, RecordingItem, RecordingList, SPEC, SessionStatus,
-    SpeakerFile, StartAnswer, StopAnswer, StopReason, Uid, UploadPhase, UploadState, UploadStatus,
+    Assembly, AssemblyState, AudioSpec, FirebaseLocation, LocalLocation, RecordingItem,
+    RecordingList, SPEC, SegmentSummary, SessionStatus, SpeakerFile, StartAnswer, StopAnswer,
+    StopReason, Uid, UploadPhase, UploadState, UploadStatus,
 };
 
 /// A finished session as kept on disk (one JSON file per recording in the index): what stop

@@ -52,7 +52,10 @@ pub async fn recover_one(
     }
     let history = vec![HistoryEvent::now(
         "recovered",
-        Some("the recorder stopped unexpectedly; the audio on disk was kept and its header repaired".into()),
+        Some(
+            "the recorder stopped unexpectedly; the audio on disk was kept and its header repaired"
+                .into(),
+        ),
     )];
     match repair(journal, recordings_dir, StopReason::Error, history).await {
         Ok(None) => {

@@ -192,15 +192,14 @@ impl Application {
                 )
             }
         };
-        let recovered =
-            crate::recovery::recover(
-                &dirs.journal,
-                &settings.recordings_dir,
-                &store,
-                &events,
-                cluster.is_some(),
-            )
-            .await;
+        let recovered = crate::recovery::recover(
+            &dirs.journal,
+            &settings.recordings_dir,
+            &store,
+            &events,
+            cluster.is_some(),
+        )
+        .await;
         if recovered > 0 {
             tracing::warn!(
                 recovered,
@@ -234,27 +233,27 @@ impl Application {
             ))
         });
         let mut context = SessionContext::new(
-                SessionSettings {
-                    recordings_dir: settings.recordings_dir.clone(),
-                    journal_dir: dirs.journal.clone(),
-                    page_base: format!("http://127.0.0.1:{page_port}"),
-                    max_sessions: settings.max_sessions,
-                    join_timeout: settings.join_timeout,
-                    idle_timeout: settings.idle_timeout,
-                    max_duration: settings.max_duration,
-                    channel_mode: settings.channel_mode,
-                    client_role: settings.client_role,
-                    audio_cushion_ms: settings.audio_cushion_ms,
-                    min_free_bytes: settings.min_free_mb * 1024 * 1024,
-                },
-                pool.clone(),
-                store.clone(),
-                GatewayClient::new(&settings.gateway_url, internal_key.clone()),
-                tokio::runtime::Handle::current(),
-                Arc::clone(&metrics),
-                cluster.clone(),
-            )
-            .with_events(events.clone());
+            SessionSettings {
+                recordings_dir: settings.recordings_dir.clone(),
+                journal_dir: dirs.journal.clone(),
+                page_base: format!("http://127.0.0.1:{page_port}"),
+                max_sessions: settings.max_sessions,
+                join_timeout: settings.join_timeout,
+                idle_timeout: settings.idle_timeout,
+                max_duration: settings.max_duration,
+                channel_mode: settings.channel_mode,
+                client_role: settings.client_role,
+                audio_cushion_ms: settings.audio_cushion_ms,
+                min_free_bytes: settings.min_free_mb * 1024 * 1024,
+            },
+            pool.clone(),
+            store.clone(),
+            GatewayClient::new(&settings.gateway_url, internal_key.clone()),
+            tokio::runtime::Handle::current(),
+            Arc::clone(&metrics),
+            cluster.clone(),
+        )
+        .with_events(events.clone());
         if let Some(continuity) = &continuity {
             context = context.with_continuity(Arc::clone(continuity));
         }

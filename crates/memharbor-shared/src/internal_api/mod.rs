@@ -7,9 +7,9 @@ mod requests;
 pub mod time_format;
 
 pub use answers::{
-    Assembly, AssemblyState, SegmentSummary, AudioSpec, FirebaseLocation, LocalLocation, RecordingItem, RecordingList, SPEC, SessionAnswer,
-    SessionList, SessionStatus, SpeakerFile, StartAnswer, StopAnswer, StopReason, Uid, UploadPhase,
-    UploadState, UploadStatus,
+    Assembly, AssemblyState, AudioSpec, FirebaseLocation, LocalLocation, RecordingItem,
+    RecordingList, SPEC, SegmentSummary, SessionAnswer, SessionList, SessionStatus, SpeakerFile,
+    StartAnswer, StopAnswer, StopReason, Uid, UploadPhase, UploadState, UploadStatus,
 };
 pub use requests::{
     BotToken, BotTokenRequest, ForUser, Given, StartRequest, StopRequest, StopRuleError, StopTarget,

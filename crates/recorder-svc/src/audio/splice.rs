@@ -104,10 +104,25 @@ mod tests {
         let b = file(dir.path(), "b.wav", 200, 1_000);
         let out = dir.path().join("out.wav");
         let pieces = [
-            Piece { src: Some(a), at: 0, skip: 0, len: 1_000 },
+            Piece {
+                src: Some(a),
+                at: 0,
+                skip: 0,
+                len: 1_000,
+            },
             // b overlapped a by 100 samples: they are skipped, after a gap of 0.
-            Piece { src: Some(b), at: 1_500, skip: 100, len: 900 },
-            Piece { src: None, at: 2_400, skip: 0, len: 50 },
+            Piece {
+                src: Some(b),
+                at: 1_500,
+                skip: 100,
+                len: 900,
+            },
+            Piece {
+                src: None,
+                at: 2_400,
+                skip: 0,
+                len: 50,
+            },
         ];
         let info = splice(&out, 3_000, &pieces).unwrap();
         assert_eq!(info.samples, 3_000);

@@ -144,14 +144,38 @@ impl Cluster {
         if self.is_draining() {
             return;
         }
-        let orphans: Vec<HeldSession> = {
+        // The claims of silent recorders (their last heartbeat may not list their newest
+        // sessions), not yet found released or continued.
+        let silent: Vec<String> = {
             let state = self.state();
             state
                 .members
                 .all
                 .iter()
                 .filter(|m| !m.live && m.member.id != self.settings.id)
-                .flat_map(|m| m.member.sessions.iter().cloned())
+                .map(|m| m.member.id.clone())
+                .collect()
+        };
+        let mut orphans = Vec::new();
+        for id in silent {
+            match self.directory.active_claims_of(&id).await {
+                Ok(claims) => {
+                    orphans.extend(claims.into_iter().map(|(channel, claim)| HeldSession {
+                        sid: claim.sid,
+                        channel,
+                        fencing: claim.fencing,
+                    }))
+                }
+                Err(_) => {
+                    self.counters.directory_error("failover_scan");
+                    return;
+                }
+            }
+        }
+        let orphans: Vec<HeldSession> = {
+            let state = self.state();
+            orphans
+                .into_iter()
                 .filter(|s| !held.iter().any(|(h, _)| h.sid == s.sid))
                 .filter(|s| !state.settled.contains(&(s.sid.clone(), s.fencing)))
                 .collect()
@@ -168,6 +192,8 @@ impl Cluster {
                     self.counters.takeover("failover");
                     tracing::warn!(sid = %orphan.sid, channel = %orphan.channel, from = %route.earlier.last().map(|s| s.recorder.as_str()).unwrap_or(""), fencing, "continuing a session whose recorder went silent");
                     sessions.continue_session(route, fencing);
+                    // The directory lists it under this recorder at once, not a beat later.
+                    self.beat_now.notify_one();
                 }
                 // Released, continued by another, or its owner is back: nothing to do, ever.
                 Ok(None) => {

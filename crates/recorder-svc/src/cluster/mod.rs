@@ -115,6 +115,8 @@ impl Cluster {
         {
             Ok(Claim::Granted { fencing }) => {
                 self.counters.claim("granted");
+                // Listed under this recorder by the next beat, now rather than in a few seconds.
+                self.beat_now.notify_one();
                 Ok(fencing)
             }
             Ok(Claim::Existing { sid, recorder }) => {
@@ -256,13 +258,18 @@ impl Cluster {
                 "this recorder's own heartbeat is not current".into(),
             ));
         }
-        self.directory
+        let taken = self
+            .directory
             .take_over(channel, sid, &self.settings.id, &self.incarnation, how)
             .await
             .map_err(|e| {
                 self.counters.directory_error("take_over");
                 RecorderError::DirectoryUnavailable(e.0)
-            })
+            })?;
+        if taken.is_some() {
+            self.beat_now.notify_one();
+        }
+        Ok(taken)
     }
 
     /// A journal of an earlier incarnation: whether its session is over (`Ours`: the audio is

@@ -42,9 +42,7 @@ pub fn plan(
     let mut summaries = Vec::new();
     for seg in segments {
         let start = at(seg.start_ms, origin_ms);
-        let end = (start + len(seg))
-            .min(at(seg.end_ms, origin_ms))
-            .min(total);
+        let end = (start + len(seg)).min(at(seg.end_ms, origin_ms)).min(total);
         let from = start.max(covered);
         let (gap, cut) = (from.saturating_sub(covered), from - start);
         summaries.push(SegmentSummary {
@@ -86,8 +84,11 @@ pub fn write(
     origin_ms: f64,
     stop_ms: f64,
 ) -> Result<Assembled, AudioError> {
-    let src = |seg: &SegmentMeta, name: &str| -> PathBuf { store.dir(seg.sid, seg.fencing).join(name) };
-    let plan = plan(segments, origin_ms, stop_ms, |seg| splice::samples(&src(seg, &seg.mix)));
+    let src =
+        |seg: &SegmentMeta, name: &str| -> PathBuf { store.dir(seg.sid, seg.fencing).join(name) };
+    let plan = plan(segments, origin_ms, stop_ms, |seg| {
+        splice::samples(&src(seg, &seg.mix))
+    });
     let pieces = |file: &dyn Fn(&SegmentMeta) -> Option<String>| -> Vec<Piece> {
         plan.pieces
             .iter()
@@ -161,16 +162,31 @@ mod tests {
     fn a_failover_leaves_a_gap_and_a_handover_cuts_the_overlap() {
         let len = |s: &SegmentMeta| ((s.end_ms - s.start_ms) * 16.0) as u64;
         // Failover: the first ends at 10 s, the second starts at 14 s.
-        let p = plan(&[seg(1, 0.0, 10_000.0), seg(2, 14_000.0, 30_000.0)], 0.0, 30_000.0, len);
+        let p = plan(
+            &[seg(1, 0.0, 10_000.0), seg(2, 14_000.0, 30_000.0)],
+            0.0,
+            30_000.0,
+            len,
+        );
         assert_eq!(p.total, 480_000);
         assert_eq!(p.pieces[1].1, 224_000);
         assert_eq!((p.summaries[1].gap_ms, p.summaries[1].cut_ms), (4_000, 0));
         // Hand-over: the second started 2 s before the first stopped: those 2 s are cut.
-        let p = plan(&[seg(1, 0.0, 10_000.0), seg(2, 8_000.0, 30_000.0)], 0.0, 30_000.0, len);
+        let p = plan(
+            &[seg(1, 0.0, 10_000.0), seg(2, 8_000.0, 30_000.0)],
+            0.0,
+            30_000.0,
+            len,
+        );
         assert_eq!((p.pieces[1].1, p.pieces[1].2), (160_000, 32_000));
         assert_eq!((p.summaries[1].gap_ms, p.summaries[1].cut_ms), (0, 2_000));
         // A segment wholly inside the previous one adds nothing.
-        let p = plan(&[seg(1, 0.0, 10_000.0), seg(2, 2_000.0, 9_000.0)], 0.0, 10_000.0, len);
+        let p = plan(
+            &[seg(1, 0.0, 10_000.0), seg(2, 2_000.0, 9_000.0)],
+            0.0,
+            10_000.0,
+            len,
+        );
         assert_eq!(p.pieces.len(), 1);
     }
 }

@@ -140,7 +140,10 @@ impl Peers {
         fencing: u64,
         holder: &str,
     ) -> Result<(), String> {
-        let url = format!("{}{SEGMENTS}/{sid}/{fencing}/fetch", base.trim_end_matches('/'));
+        let url = format!(
+            "{}{SEGMENTS}/{sid}/{fencing}/fetch",
+            base.trim_end_matches('/')
+        );
         let response = self
             .http
             .post(url)

@@ -23,9 +23,9 @@ pub use handle::{SessionCmd, SessionHandle};
 use crate::browser::{BrowserPool, TabLost};
 use crate::cluster::{Cluster, HeldSessions, LeaseLost, RecordingParams, SessionRoute};
 use crate::continuity::Continuity;
-use crate::record::Lease;
 use crate::error::RecorderError;
 use crate::gateway_client::GatewayClient;
+use crate::record::Lease;
 use crate::storage::Store;
 use crate::webhooks::Events;
 
@@ -428,7 +428,14 @@ impl Sessions {
         };
         let registered = {
             let low_on_disk = false;
-            self.register(sid, &channel, &req, low_on_disk, Some(fencing), Some(continuation))
+            self.register(
+                sid,
+                &channel,
+                &req,
+                low_on_disk,
+                Some(fencing),
+                Some(continuation),
+            )
         };
         match registered {
             Ok((handle, false)) => handle.started().await,

@@ -15,6 +15,8 @@ pub enum EventType {
     Stopped,
     Uploaded,
     Failed,
+    /// Cluster mode: another recorder continues the session (failover, hand-over).
+    Continued,
 }
 
 impl EventType {
@@ -26,6 +28,7 @@ impl EventType {
             Self::Stopped => "recording.stopped",
             Self::Uploaded => "recording.uploaded",
             Self::Failed => "recording.failed",
+            Self::Continued => "recording.continued",
         }
     }
 
@@ -39,6 +42,7 @@ impl EventType {
                 self.name(),
                 data["stage"].as_str().unwrap_or("unknown")
             )),
+            Self::Continued => Some(format!("{}.{}", self.name(), data["fencing"])),
             _ => Some(self.name().to_owned()),
         }
     }

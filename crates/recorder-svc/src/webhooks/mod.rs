@@ -278,6 +278,10 @@ impl Webhooks {
 #[derive(Debug, Clone, Default)]
 pub struct Events(Option<Arc<Webhooks>>);
 
+/// Event numbers each recorder of a continued session may use: the `k`-th segment's events are
+/// numbered from `(k - 1) × 1,000,000`, so `seq` keeps growing across recorders.
+pub const SEQ_PER_SEGMENT: u64 = 1_000_000;
+
 impl Events {
     pub fn new(webhooks: Option<Arc<Webhooks>>) -> Self {
         Self(webhooks)
@@ -294,6 +298,16 @@ impl Events {
             && let Err(e) = webhooks.emit(sid, kind, data)
         {
             tracing::error!(%sid, event = kind.name(), error = %e, "cannot write a webhook event");
+        }
+    }
+
+    /// A session continued here under claim number `fencing`: its events here are numbered after
+    /// those of its earlier recorders (each recorder counts a session's events on its own).
+    pub fn continue_numbering(&self, sid: Uuid, fencing: u64) {
+        if let Some(webhooks) = &self.0 {
+            webhooks
+                .outbox()
+                .number_from(sid, fencing.saturating_sub(1) * SEQ_PER_SEGMENT);
         }
     }
 

@@ -156,6 +156,13 @@ impl Outbox {
         self.sessions.entry(sid).or_default()
     }
 
+    /// The session's next events are numbered from `next` at least (a session continued on
+    /// this recorder numbers after every event its earlier recorders can have sent).
+    pub fn number_from(&mut self, sid: Uuid, next: u64) {
+        let log = self.log(sid);
+        log.next = log.next.max(next);
+    }
+
     /// Writes a new event for every endpoint, then the session's log; `None` if a once-only
     /// event was emitted already. `make` builds (id, body) from the event's number.
     pub fn add(

@@ -77,7 +77,10 @@ pub fn check_beats(wav: &Wav, origin_ms: f64, gaps: &[(f64, f64)]) -> Beats {
             b - a
         );
         let holes = wav.dropouts(a + 30.0, b - 30.0);
-        assert!(holes.is_empty(), "silence inside the beep at {a} ms: {holes:?}");
+        assert!(
+            holes.is_empty(),
+            "silence inside the beep at {a} ms: {holes:?}"
+        );
     }
     let mut missing = Vec::new();
     let mut wall = (origin_ms / PERIOD_MS).ceil() * PERIOD_MS + latency;
@@ -117,7 +120,10 @@ async fn recording_on(cluster: &Cluster, node: &str, sid: &str, within: Duration
         if code == 200 && body["status"] == "recording" {
             return body;
         }
-        assert!(Instant::now() < deadline, "{node} does not record {sid}: {body}");
+        assert!(
+            Instant::now() < deadline,
+            "{node} does not record {sid}: {body}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -149,7 +155,10 @@ fn check_files(cluster: &Cluster, holder: &str, body: &Value) -> Beats {
     let origin = unix_ms(&body["startedAt"]);
     let node = cluster.node(holder);
     let mix = node.wav(body["filename"].as_str().unwrap());
-    assert_eq!(mix.samples.len() as u64 / 16, body["duration"].as_u64().unwrap());
+    assert_eq!(
+        mix.samples.len() as u64 / 16,
+        body["duration"].as_u64().unwrap()
+    );
     let segments = body["segments"].as_array().unwrap();
     let gaps: Vec<(f64, f64)> = segments
         .windows(2)
@@ -167,7 +176,10 @@ fn check_files(cluster: &Cluster, holder: &str, body: &Value) -> Beats {
     let own = node.wav(speakers[0]["filename"].as_str().unwrap());
     assert_eq!(own.samples.len(), mix.samples.len());
     let theirs = check_beats(&own, origin, &gaps);
-    assert_eq!(theirs.missing, beats.missing, "the speaker's file and the mix differ");
+    assert_eq!(
+        theirs.missing, beats.missing,
+        "the speaker's file and the mix differ"
+    );
     beats
 }
 
@@ -181,7 +193,10 @@ async fn a_killed_owner_s_session_continues_elsewhere_and_its_segment_joins_when
     let killed = Instant::now();
     cluster.node_mut(&owner).kill();
     recording_on(&cluster, &heir, &sid, Duration::from_secs(60)).await;
-    eprintln!("failover: {heir} records {sid} {:?} after the kill", killed.elapsed());
+    eprintln!(
+        "failover: {heir} records {sid} {:?} after the kill",
+        killed.elapsed()
+    );
     tokio::time::sleep(Duration::from_secs(5)).await;
 
     // Stopped while the killed recorder is away: complete in length, its segment pending.
@@ -203,7 +218,10 @@ async fn a_killed_owner_s_session_continues_elsewhere_and_its_segment_joins_when
     );
     assert!(ms >= shortest && ms <= longest, "{ms} ms, {stopped}");
     let (code, progress) = cluster.get(0, &format!("/api/recording/{sid}")).await;
-    assert_eq!((code, &progress["assembly"]["state"]), (200, &json!("pending")));
+    assert_eq!(
+        (code, &progress["assembly"]["state"]),
+        (200, &json!("pending"))
+    );
 
     // It returns (its volume with it): the recording completes, uploaded once.
     cluster.node_mut(&owner).restart();
@@ -224,7 +242,10 @@ async fn a_killed_owner_s_session_continues_elsewhere_and_its_segment_joins_when
         (&segments[0]["recorder"], &segments[1]["recorder"]),
         (&json!(owner), &json!(heir))
     );
-    assert_eq!((&segments[0]["fencing"], &segments[1]["fencing"]), (&json!(1), &json!(2)));
+    assert_eq!(
+        (&segments[0]["fencing"], &segments[1]["fencing"]),
+        (&json!(1), &json!(2))
+    );
     let gap = segments[1]["gapMs"].as_f64().unwrap();
     eprintln!("failover gap {gap} ms (kill to recording elsewhere, plus the join)");
     assert!(gap > 0.0 && gap < 60_000.0, "{done}");
@@ -240,15 +261,24 @@ async fn a_killed_owner_s_session_continues_elsewhere_and_its_segment_joins_when
             "a beep missing at {at} ms, outside the gap {gap_from}..{gap_to}: {beats:?}"
         );
     }
-    assert!(gap_from > 5_000.0, "the killed recorder's segment is in: {done}");
+    assert!(
+        gap_from > 5_000.0,
+        "the killed recorder's segment is in: {done}"
+    );
 
     // One object and one document in Firebase.
     let object = cluster
         .gcs
-        .object_bytes(BUCKET, &format!("recordings/{}", done["filename"].as_str().unwrap()))
+        .object_bytes(
+            BUCKET,
+            &format!("recordings/{}", done["filename"].as_str().unwrap()),
+        )
         .await;
     assert_eq!(object.len() as u64, done["fileSize"].as_u64().unwrap());
-    let doc = cluster.document(&format!("recordings/{sid}")).await.unwrap();
+    let doc = cluster
+        .document(&format!("recordings/{sid}"))
+        .await
+        .unwrap();
     assert_eq!(
         doc["fields"]["duration"]["integerValue"],
         json!(done["duration"].to_string())
@@ -262,7 +292,10 @@ async fn a_killed_owner_s_session_continues_elsewhere_and_its_segment_joins_when
         .0
         != 404
     {
-        assert!(Instant::now() < deadline, "the killed recorder kept its segment");
+        assert!(
+            Instant::now() < deadline,
+            "the killed recorder kept its segment"
+        );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
 }
@@ -276,7 +309,10 @@ async fn sigterm_hands_the_session_over_with_no_gap_and_nothing_doubled() {
     tokio::time::sleep(Duration::from_millis(4_200)).await;
     let term = Instant::now();
     cluster.node_mut(&owner).terminate().await;
-    eprintln!("hand-over: {owner} exited {:?} after SIGTERM", term.elapsed());
+    eprintln!(
+        "hand-over: {owner} exited {:?} after SIGTERM",
+        term.elapsed()
+    );
     recording_on(&cluster, &heir, &sid, Duration::from_secs(5)).await;
     tokio::time::sleep(Duration::from_secs(4)).await;
     let stop_sent = Instant::now();
@@ -361,7 +397,11 @@ async fn a_partitioned_owner_ends_its_segment_at_its_last_renewal_and_nothing_is
         .node(&owner)
         .get(&format!("/internal/sessions/{sid}"))
         .await;
-    assert_eq!((code, &still["status"]), (200, &json!("recording")), "{still}");
+    assert_eq!(
+        (code, &still["status"]),
+        (200, &json!("recording")),
+        "{still}"
+    );
     tokio::time::sleep(Duration::from_secs(2)).await;
     // Healed, it sees the newer fencing number and ends its segment.
     cluster.node(&owner).link().heal();

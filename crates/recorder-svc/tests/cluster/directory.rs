@@ -84,7 +84,10 @@ async fn twenty_concurrent_claims_of_one_channel_have_one_winner_and_fencing_onl
     // Its owner is live: no failover; a hand-over only from the number it holds.
     let take = |how| dir.take_over("g_u1_u2", winner, heir, "i1", how);
     assert_eq!(take(Takeover::Failover).await.unwrap(), None);
-    assert_eq!(take(Takeover::Handover { from_fencing: 7 }).await.unwrap(), None);
+    assert_eq!(
+        take(Takeover::Handover { from_fencing: 7 }).await.unwrap(),
+        None
+    );
     let (fencing, route) = take(Takeover::Handover { from_fencing: 1 })
         .await
         .unwrap()
@@ -93,17 +96,29 @@ async fn twenty_concurrent_claims_of_one_channel_have_one_winner_and_fencing_onl
     assert_eq!(route.recording, Some(params));
     assert_eq!(
         route.earlier,
-        vec![SegmentRef { recorder: owner.clone(), fencing: 1 }]
+        vec![SegmentRef {
+            recorder: owner.clone(),
+            fencing: 1
+        }]
     );
     assert_eq!(dir.session(winner).await.unwrap().unwrap(), route);
     // The former owner, back from a crash, finds its session continued.
     assert_eq!(
         dir.retire("g_u1_u2", winner, 1).await.unwrap(),
-        Retired::TakenOver { fencing: 2, recorder: heir.to_owned() }
+        Retired::TakenOver {
+            fencing: 2,
+            recorder: heir.to_owned()
+        }
     );
     // Handed back again, then released by its owner: the next claim goes on counting.
     let (fencing, _) = dir
-        .take_over("g_u1_u2", winner, &owner, "i1", Takeover::Handover { from_fencing: 2 })
+        .take_over(
+            "g_u1_u2",
+            winner,
+            &owner,
+            "i1",
+            Takeover::Handover { from_fencing: 2 },
+        )
         .await
         .unwrap()
         .unwrap();

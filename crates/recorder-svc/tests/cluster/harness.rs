@@ -126,7 +126,11 @@ impl Node {
             .status();
         let deadline = Instant::now() + Duration::from_secs(90);
         while child.try_wait().unwrap().is_none() {
-            assert!(Instant::now() < deadline, "{} did not exit on SIGTERM", self.id);
+            assert!(
+                Instant::now() < deadline,
+                "{} did not exit on SIGTERM",
+                self.id
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -204,7 +208,8 @@ impl Drop for Node {
         self.kill();
         if std::thread::panicking() {
             // The test failed: its recorders' last words.
-            let log = std::fs::read_to_string(self.dir.path().join("recorder.log")).unwrap_or_default();
+            let log =
+                std::fs::read_to_string(self.dir.path().join("recorder.log")).unwrap_or_default();
             let lines: Vec<&str> = log.lines().collect();
             eprintln!("---- {} (last 60 log lines) ----", self.id);
             for line in &lines[lines.len().saturating_sub(60)..] {

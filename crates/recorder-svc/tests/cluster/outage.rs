@@ -259,14 +259,20 @@ async fn a_recorder_that_finds_a_newer_fencing_number_ends_its_segment_and_keeps
         segment["endMs"].as_f64().unwrap(),
     );
     // It ends where its lease was last renewed: around the cut (a beat before it at most).
-    assert!(end < cut_at_ms + 1_500.0 && end > cut_at_ms - 2_500.0, "{segment}");
+    assert!(
+        end < cut_at_ms + 1_500.0 && end > cut_at_ms - 2_500.0,
+        "{segment}"
+    );
     let wav = kit::wav::Wav::read(
         &node
             .recordings()
             .join(format!(".segments/{sid}-{fencing}"))
             .join(segment["mix"].as_str().unwrap()),
     );
-    assert!((wav.duration_ms() - (end - start)).abs() < 50.0, "{segment}");
+    assert!(
+        (wav.duration_ms() - (end - start)).abs() < 50.0,
+        "{segment}"
+    );
     assert!(wav.dropouts(1_000.0, wav.duration_ms() - 200.0).is_empty());
     // The claim is the newer owner's still: the old one did not release it.
     let claim = cluster

@@ -152,6 +152,9 @@ impl Supervisor {
             self.fail_start(e).await;
             return;
         }
+        if let (Some(_), Some(fencing)) = (&self.continuation, self.handle.fencing()) {
+            self.ctx.events.continue_numbering(self.handle.sid, fencing);
+        }
         if let Some(c) = &self.continuation {
             self.handle.record(
                 "continuing",
@@ -164,7 +167,12 @@ impl Supervisor {
                 )),
             );
             // The bot joins with a token of its own (the start's has long expired or was not ours).
-            match self.ctx.gateway.bot_token(self.handle.channel.as_str()).await {
+            match self
+                .ctx
+                .gateway
+                .bot_token(self.handle.channel.as_str())
+                .await
+            {
                 Ok(token) => self.req.token = token,
                 Err(e) => {
                     self.fail_start(RecorderError::Internal(format!(
@@ -438,6 +446,24 @@ impl Supervisor {
         });
         self.handle.record("recording", Some(filename.clone()));
         self.ctx.metrics.session_started(true);
+        if let Some(c) = &self.continuation {
+            self.ctx
+                .events
+                .emit(
+                    self.handle.sid,
+                    EventType::Continued,
+                    json!({
+                        "channel": self.handle.channel.as_str(),
+                        "kind": c.kind,
+                        "recorder": self.handle.recorder,
+                        "from": c.earlier.last().map(|l| l.recorder.clone()),
+                        "fencing": self.handle.fencing(),
+                        "filename": filename,
+                        "segmentStartedAt": crate::record::iso_ms(from_unix_ms(wall_ms)),
+                    }),
+                )
+                .await;
+        }
         if self.continuation.is_none() {
             if let Some(cluster) = &self.ctx.cluster {
                 cluster.note_recording(

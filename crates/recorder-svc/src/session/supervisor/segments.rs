@@ -129,7 +129,10 @@ impl Supervisor {
         match assembled {
             Ok(()) => {
                 let summary = body.segments.iter().flatten().map(|s| {
-                    format!("{}#{} gap {} ms, cut {} ms", s.recorder, s.fencing, s.gap_ms, s.cut_ms)
+                    format!(
+                        "{}#{} gap {} ms, cut {} ms",
+                        s.recorder, s.fencing, s.gap_ms, s.cut_ms
+                    )
                 });
                 self.handle
                     .record("assembled", Some(summary.collect::<Vec<_>>().join("; ")));
@@ -148,7 +151,10 @@ impl Supervisor {
             .is_some_and(|a| a.state == AssemblyState::Complete);
         if complete && let Some(cluster) = &self.ctx.cluster {
             for s in body.segments.iter().flatten().skip(1) {
-                cluster.counters().segment_gaps.observe(s.gap_ms as f64 / 1000.0);
+                cluster
+                    .counters()
+                    .segment_gaps
+                    .observe(s.gap_ms as f64 / 1000.0);
             }
         }
         Some(segmented)

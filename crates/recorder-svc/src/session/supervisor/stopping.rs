@@ -119,8 +119,7 @@ impl Supervisor {
                     .as_ref()
                     .is_some_and(|a| a.state == AssemblyState::Pending);
                 // A pending assembly is delivered once complete; its record holds what that takes.
-                let delivered =
-                    pending || self.ctx.store.deliver(&mut body, true).await.is_ok();
+                let delivered = pending || self.ctx.store.deliver(&mut body, true).await.is_ok();
                 match self.save(&body, delivered, segmented.clone()).await {
                     Ok(()) => {
                         self.after_assembly(segmented, pending).await;
