@@ -127,7 +127,7 @@ if not truthy(cluster_gw_env.get("MEMHARBOR_CLUSTER", "")):
     problems.append("cluster: the gateway needs MEMHARBOR_CLUSTER=true")
 if "FIREBASE_PROJECT_ID" not in cluster_gw_env:
     problems.append("cluster: the gateway needs FIREBASE_PROJECT_ID (from docker/gateway.env)")
-leases = {str((s.get("environment") or {}).get("MEMHARBOR_CLUSTER_LEASE_S") or "15")
+leases = {str((s.get("environment") or {}).get("MEMHARBOR_CLUSTER_LEASE_S") or "10")
           for s in [cluster["gateway"], *recorders.values()]}
 if len(leases) > 1:
     problems.append(f"cluster: MEMHARBOR_CLUSTER_LEASE_S differs between services ({sorted(leases)})")
@@ -327,7 +327,7 @@ if recorder is not None and gateway is not None:
     for ref in secret_refs(gateway):
         if "FIREBASE_STORAGE_BUCKET" in ((secrets.get(ref) or {}).get("stringData") or {}):
             problems.append(f"k8s: the gateway's Secret {ref} must not hold FIREBASE_STORAGE_BUCKET")
-    if str(gw_env.get("MEMHARBOR_CLUSTER_LEASE_S", "15")) != str(rec_env.get("MEMHARBOR_CLUSTER_LEASE_S", "15")):
+    if str(gw_env.get("MEMHARBOR_CLUSTER_LEASE_S", "10")) != str(rec_env.get("MEMHARBOR_CLUSTER_LEASE_S", "10")):
         problems.append("k8s: MEMHARBOR_CLUSTER_LEASE_S must be the same on the gateway and the recorder")
     for name, labels in (("recorder", rec_labels), ("gateway", gw_labels)):
         if not any(selects(d["spec"].get("selector") or {}, labels) and d["spec"].get("maxUnavailable") == 1

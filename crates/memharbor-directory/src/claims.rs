@@ -297,7 +297,9 @@ impl Directory {
             return Ok(None);
         };
         let claim = claim_of(&doc);
-        if !claim.active || claim.sid != sid || claim.recorder == me && how == Takeover::Failover {
+        // A recorder may continue its own earlier incarnation's session (restarted after a crash).
+        let ours_now = claim.recorder == me && claim.incarnation == incarnation;
+        if !claim.active || claim.sid != sid || ours_now {
             return Ok(None);
         }
         match how {

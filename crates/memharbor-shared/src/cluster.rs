@@ -18,10 +18,10 @@ pub fn valid_recorder_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
 }
 
-/// `MEMHARBOR_CLUSTER_LEASE_S` (default 15 s): a recorder whose heartbeat is older is not live.
+/// `MEMHARBOR_CLUSTER_LEASE_S` (default 10 s): a recorder whose heartbeat is older is not live.
 /// Gateways and recorders must use the same value.
 pub fn lease(value: Option<&str>) -> Result<Duration, SettingsError> {
-    number("MEMHARBOR_CLUSTER_LEASE_S", value, 15u64, 3, 300).map(Duration::from_secs)
+    number("MEMHARBOR_CLUSTER_LEASE_S", value, 10u64, 3, 300).map(Duration::from_secs)
 }
 
 /// The stem `{channel}_{YYYY-MM-DDTHH-MM-SS}` a recording's files share: the mix

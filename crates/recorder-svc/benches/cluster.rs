@@ -1,6 +1,7 @@
 //! Cluster figures (issue 13), on the test harness's cluster (Google's Firestore emulator,
 //! fake-gcs-server, three recorder processes with the SDK stand-in, two in-process gateways) with
-//! the production heartbeat (5 s) and lease (15 s):
+//! the heartbeat (5 s) and lease (15 s) its figures were measured with (production's defaults then;
+//! now 3 s and 10 s, see the continuity bench):
 //! - documents each recorder and gateway reads and writes per hour, idle and near full;
 //! - routing's added latency: `status` and `stop` through a cluster gateway that knows the owner,
 //!   a single-mode gateway and the recorder directly; a cold directory read; an unknown sid;

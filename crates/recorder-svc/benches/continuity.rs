@@ -7,7 +7,7 @@
 //!   the largest span of tone where none should (doubled audio), around each seam.
 //!
 //! `cargo bench -p recorder-svc --bench continuity` (part of `make bench`). `BENCH_HEARTBEAT_S`
-//! and `BENCH_LEASE_S` set the cluster's heartbeat and lease (default: production's 5 s and 15 s).
+//! and `BENCH_LEASE_S` set the cluster's heartbeat and lease (default: production's 3 s and 10 s).
 
 // Test code: it unwraps like the tests do, and uses part of their harness.
 #![allow(clippy::unwrap_used)]
@@ -151,8 +151,8 @@ fn beats_plan(recorders: usize) -> Plan {
     Plan {
         recorders,
         gateways: 1,
-        heartbeat_s: env_u64("BENCH_HEARTBEAT_S", 5),
-        lease_s: env_u64("BENCH_LEASE_S", 15),
+        heartbeat_s: env_u64("BENCH_HEARTBEAT_S", 3),
+        lease_s: env_u64("BENCH_LEASE_S", 10),
         scenario: kit::everywhere(vec![json!({
             "uid": 1001, "joinAt": 0, "publishAt": 0,
             "wallBeats": {"periodMs": 1000, "onMs": 400, "forMs": 3_600_000},
@@ -220,8 +220,8 @@ async fn failover_gaps(cluster: &mut Cluster) {
         .collect();
     println!(
         "Failover over {ROUNDS} kills (heartbeat {} s, lease {} s):",
-        env_u64("BENCH_HEARTBEAT_S", 5),
-        env_u64("BENCH_LEASE_S", 15)
+        env_u64("BENCH_HEARTBEAT_S", 3),
+        env_u64("BENCH_LEASE_S", 10)
     );
     stats("kill -9 → continued elsewhere (claim taken)", noticed, "s");
     stats("gap in the recording (gapMs)", gaps, "s");

@@ -77,9 +77,7 @@ impl Default for ClusterCounters {
             directory_errors: Family::default(),
             directory_documents: Family::default(),
             takeovers: Family::default(),
-            segment_gaps: Histogram::new(
-                [0.05, 0.5, 2.0, 5.0, 10.0, 15.0, 20.0, 30.0, 60.0, 90.0].into_iter(),
-            ),
+            segment_gaps: Histogram::new([0.05, 0.5, 2.0, 5.0, 10.0, 15.0, 20.0, 30.0, 60.0, 90.0]),
         }
     }
 }

@@ -266,11 +266,13 @@ impl Application {
                 id = cluster.id(),
                 "cluster mode: registered in the directory"
             );
-            tokio::spawn(Arc::clone(cluster).run(Arc::new(sessions.clone())));
+            let held: Arc<dyn crate::cluster::HeldSessions> = Arc::new(sessions.clone());
+            tokio::spawn(Arc::clone(cluster).run(Arc::clone(&held)));
             // Journals of sessions that held a claim: decided with the directory (another
             // recorder may have continued them); assemblies left pending are taken up again.
             tokio::spawn(crate::continuity::recover::recover_leased(
                 Arc::clone(continuity),
+                held,
                 dirs.journal.clone(),
                 settings.recordings_dir.clone(),
                 store.clone(),

@@ -96,7 +96,9 @@ impl Cluster {
                 tracing::info!("the directory is reachable again");
             }
             state.renewed = Some(sent);
-            state.released_earlier
+            // Only once the earlier incarnation's journals are decided (`continuity::recover`
+            // may continue their sessions under their claims).
+            state.released_earlier || !state.journals_decided
         };
         if !released_earlier {
             match self

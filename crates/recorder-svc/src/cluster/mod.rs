@@ -41,8 +41,10 @@ struct LinkState {
     renewed: Option<Instant>,
     last_error: Option<String>,
     members: Members,
-    /// Earlier incarnations' claims are freed once, after the first beat.
+    /// Earlier incarnations' claims are freed once, after the first beat that follows the
+    /// decision on their journals.
     released_earlier: bool,
+    journals_decided: bool,
     /// Stale members' sessions (sid, fencing) found released or continued: not tried again.
     settled: std::collections::HashSet<(String, u64)>,
 }
@@ -282,6 +284,12 @@ impl Cluster {
                 self.counters.directory_error("retire");
                 e.0
             })
+    }
+
+    /// The earlier incarnation's journals are decided: the claims still left are freed.
+    pub fn journals_decided(&self) {
+        self.state().journals_decided = true;
+        self.beat_now.notify_one();
     }
 
     /// Whether this recorder's lease is current (its first heartbeat went through).

@@ -9,15 +9,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{Continuity, SegmentMeta};
-use crate::cluster::Retired;
+use crate::cluster::{HeldSessions, Retired, Takeover};
 use crate::journal::{self, Journal};
 use crate::record::{AssemblyState, Lease, Segmented, StopReason};
 use crate::storage::Store;
 use crate::webhooks::Events;
 
-/// Every journal with a claim, decided once the directory answers (retried until it does).
+/// Every journal with a claim, decided once the directory answers (retried until it does). A
+/// session nobody continued yet is continued here (a recorder restarted after a crash picks its
+/// calls up again, as another recorder would have).
 pub async fn recover_leased(
     continuity: Arc<Continuity>,
+    sessions: Arc<dyn HeldSessions>,
     journal_dir: PathBuf,
     recordings_dir: PathBuf,
     store: Store,
@@ -37,6 +40,32 @@ pub async fn recover_leased(
             let Some(lease) = j.lease.clone() else {
                 continue;
             };
+            match continuity
+                .cluster()
+                .take_over(&j.channel, &j.sid.to_string(), Takeover::Failover)
+                .await
+            {
+                Ok(Some((fencing, route))) => {
+                    tracing::warn!(sid = %j.sid, fencing, "continuing a session this recorder was recording when it stopped");
+                    continuity.cluster().counters().takeover("failover");
+                    let kept = keep_as_segment(&continuity, &j, &lease, recordings_dir)
+                        .await
+                        .is_ok();
+                    sessions.continue_session(route, fencing);
+                    if kept {
+                        journal::remove(journal_dir, j.sid);
+                    } else {
+                        left.push(j);
+                    }
+                    continue;
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(sid = %j.sid, error = %e, "cannot decide a crashed session's journal yet; retrying");
+                    left.push(j);
+                    continue;
+                }
+            }
             let decided = continuity
                 .cluster()
                 .retire(&j.channel, &j.sid.to_string(), lease.fencing)
@@ -72,6 +101,7 @@ pub async fn recover_leased(
             tokio::time::sleep(Duration::from_secs(2)).await;
         }
     }
+    continuity.cluster().journals_decided();
     continuity.collect_garbage().await;
 }
 

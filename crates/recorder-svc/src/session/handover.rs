@@ -122,13 +122,16 @@ impl Sessions {
                     }) {
                         let _ = done.await;
                     }
-                    // The new owner copies this segment now: this recorder may be going away.
-                    if let Err(e) = continuity
-                        .peers
-                        .pull(&url, handle.sid, fencing, cluster.id())
-                        .await
-                    {
-                        tracing::warn!(sid = %handle.sid, to = %id, error = e, "the new owner did not copy this segment yet; it fetches it at stop");
+                    // The new owner copies this recorder's segments of the session now (this one
+                    // and any earlier): this recorder may be going away.
+                    for segment in continuity.store.of_session(handle.sid) {
+                        if let Err(e) = continuity
+                            .peers
+                            .pull(&url, handle.sid, segment.fencing, cluster.id())
+                            .await
+                        {
+                            tracing::warn!(sid = %handle.sid, to = %id, error = e, "the new owner did not copy a segment yet; it fetches it at stop");
+                        }
                     }
                     return true;
                 }

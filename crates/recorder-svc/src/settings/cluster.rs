@@ -46,7 +46,7 @@ pub(super) fn cluster(raw: &Raw) -> Result<Option<ClusterSettings>, SettingsErro
     let heartbeat = number(
         "MEMHARBOR_CLUSTER_HEARTBEAT_S",
         present(&raw.memharbor_cluster_heartbeat_s),
-        5u64,
+        3u64,
         1,
         60,
     )?;

@@ -70,9 +70,9 @@ pub struct ClusterSettings {
     /// `RECORDER_ADVERTISE_URL`: where gateways and other recorders reach this one (default
     /// `http://{host name}:3100`).
     pub advertise_url: String,
-    /// `MEMHARBOR_CLUSTER_HEARTBEAT_S` (default 5).
+    /// `MEMHARBOR_CLUSTER_HEARTBEAT_S` (default 3).
     pub heartbeat: Duration,
-    /// `MEMHARBOR_CLUSTER_LEASE_S` (default 15): a heartbeat older than this is stale.
+    /// `MEMHARBOR_CLUSTER_LEASE_S` (default 10): a heartbeat older than this is stale.
     pub lease: Duration,
 }
 
