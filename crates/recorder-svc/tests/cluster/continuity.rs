@@ -45,11 +45,13 @@ pub struct Beats {
     pub missing: Vec<f64>,
 }
 
-/// Every beep in `wav` must start on a wall-clock second, late by the same latency throughout
-/// (the time from the caller's microphone to the recorder's ear; ±50 ms: the receiving jitter
-/// buffer moves by a few tens of ms when a Chromium starts on the same 2 cores, seen once at
-/// +30 ms) and last 400 ms (±40) with no silent 10 ms inside: no seam, no hole, nothing doubled.
-/// Beeps within `gaps` (file ms: a failover's silence, and the second after it) are not judged.
+/// Every beep in `wav` must start on a wall-clock second, late by the time from the caller's
+/// microphone to the recorder's ear, last 400 ms (±40) and have no silent 10 ms inside: no seam,
+/// no hole, nothing doubled. That latency is not constant on 2 shared cores: the receiving
+/// jitter buffer grows and shrinks by tens of ms while a Chromium starts beside it (seen: a
+/// drift from 72 to 172 ms over ten beeps). So each beep's lateness is judged against the
+/// beep before it (a step of more than 60 ms would be a seam placed wrong on the timeline) and a
+/// beep counts as present within 150 ms of where the median latency puts it.
 pub fn check_beats(wav: &Wav, origin_ms: f64, gaps: &[(f64, f64)]) -> Beats {
     let duration = wav.duration_ms();
     let runs = wav.tone_segments(FREQ);
@@ -66,12 +68,15 @@ pub fn check_beats(wav: &Wav, origin_ms: f64, gaps: &[(f64, f64)]) -> Beats {
     lateness.sort_by(f64::total_cmp);
     let latency = lateness.get(lateness.len() / 2).copied().unwrap_or(0.0);
     assert!(latency < 300.0, "beeps {latency} ms late: {runs:?}");
-    for &(a, b) in &whole {
-        assert!(
-            (late(a) - latency).abs() <= 50.0,
-            "the beep at {a} ms is {} ms late, the others {latency} ms: {runs:?}",
-            late(a)
-        );
+    for (i, &(a, b)) in whole.iter().enumerate() {
+        if let Some(&(before, _)) = i.checked_sub(1).and_then(|j| whole.get(j)) {
+            assert!(
+                (late(a) - late(before)).abs() <= 60.0,
+                "the beep at {a} ms is {} ms late, the one before {} ms: {runs:?}",
+                late(a),
+                late(before)
+            );
+        }
         assert!(
             (b - a - ON_MS).abs() <= 40.0,
             "the beep at {a} ms lasts {} ms: {runs:?}",
@@ -87,7 +92,7 @@ pub fn check_beats(wav: &Wav, origin_ms: f64, gaps: &[(f64, f64)]) -> Beats {
     let mut wall = (origin_ms / PERIOD_MS).ceil() * PERIOD_MS + latency;
     while wall - origin_ms + ON_MS < duration - 20.0 {
         let at = wall - origin_ms;
-        if !runs.iter().any(|&(a, _)| (a - at).abs() <= 30.0) {
+        if !runs.iter().any(|&(a, _)| (a - at).abs() <= 150.0) {
             missing.push(at);
         }
         wall += PERIOD_MS;
