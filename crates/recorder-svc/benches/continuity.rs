@@ -7,7 +7,8 @@
 //!   the largest span of tone where none should (doubled audio), around each seam.
 //!
 //! `cargo bench -p recorder-svc --bench continuity` (part of `make bench`). `BENCH_HEARTBEAT_S`
-//! and `BENCH_LEASE_S` set the cluster's heartbeat and lease (default: production's 3 s and 10 s).
+//! and `BENCH_LEASE_S` set the cluster's heartbeat and lease (default: production's 3 s and 10 s);
+//! `BENCH_PARTS` (default `assembly,handover,failover`) picks the parts.
 
 // Test code: it unwraps like the tests do, and uses part of their harness.
 #![allow(clippy::unwrap_used)]
@@ -334,9 +335,17 @@ fn main() {
         .build()
         .unwrap();
     rt.block_on(async {
+        let parts =
+            std::env::var("BENCH_PARTS").unwrap_or_else(|_| "assembly,handover,failover".into());
         let mut cluster = Cluster::start(beats_plan(2)).await;
-        assembly_time(&cluster).await;
-        handover_seams(&mut cluster).await;
-        failover_gaps(&mut cluster).await;
+        if parts.contains("assembly") {
+            assembly_time(&cluster).await;
+        }
+        if parts.contains("handover") {
+            handover_seams(&mut cluster).await;
+        }
+        if parts.contains("failover") {
+            failover_gaps(&mut cluster).await;
+        }
     });
 }

@@ -100,40 +100,58 @@ pub fn write(
             })
             .collect()
     };
-    let mix = splice::splice(
-        &out.join(filename),
-        plan.total,
-        &pieces(&|seg| Some(seg.mix.clone())),
-    )?;
-    let mut files = Vec::new();
-    if speakers {
-        let stem = filename.strip_suffix(".wav").unwrap_or(filename);
-        let uids: BTreeSet<u32> = segments
+    // The mix and each speaker's file are spliced side by side (each is a sequential copy,
+    // bounded by the disk and one core).
+    let uids: BTreeSet<u32> = if speakers {
+        segments
             .iter()
             .flat_map(|s| s.speakers.iter().map(|(uid, _)| *uid))
-            .collect();
-        for uid in uids {
-            let name = format!("{stem}_{uid}.wav");
-            let info = splice::splice(
-                &out.join(&name),
-                plan.total,
-                &pieces(&|seg| {
+            .collect()
+    } else {
+        BTreeSet::new()
+    };
+    let stem = filename.strip_suffix(".wav").unwrap_or(filename);
+    let (mix, files) = std::thread::scope(|scope| {
+        let speaker_jobs: Vec<_> = uids
+            .iter()
+            .map(|&uid| {
+                let name = format!("{stem}_{uid}.wav");
+                let pieces = pieces(&|seg| {
                     seg.speakers
                         .iter()
                         .find(|(u, _)| *u == uid)
                         .map(|(_, n)| n.clone())
-                }),
-            )?;
+                });
+                let path = out.join(&name);
+                let total = plan.total;
+                (
+                    uid,
+                    name,
+                    scope.spawn(move || splice::splice(&path, total, &pieces)),
+                )
+            })
+            .collect();
+        let mix = splice::splice(
+            &out.join(filename),
+            plan.total,
+            &pieces(&|seg| Some(seg.mix.clone())),
+        );
+        let mut files = Vec::new();
+        for (uid, filename, job) in speaker_jobs {
+            let info = job
+                .join()
+                .map_err(|_| AudioError::Wav(format!("splicing {filename} panicked")))??;
             files.push(SpeakerFile {
                 uid,
-                filename: name,
+                filename,
                 duration: info.duration_ms(),
                 file_size: info.bytes,
                 firebase: None,
                 local: None,
             });
         }
-    }
+        Ok::<_, AudioError>((mix?, files))
+    })?;
     Ok(Assembled {
         duration: mix.duration_ms(),
         file_size: mix.bytes,

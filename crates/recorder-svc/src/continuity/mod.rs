@@ -50,11 +50,10 @@ impl Continuity {
     /// Every segment of `sid` in `refs`, fetched here if another recorder holds it; the labels
     /// of those that cannot be had now (their holder is away).
     async fn gather(&self, sid: Uuid, refs: &[Lease]) -> (Vec<SegmentMeta>, Vec<String>) {
-        let (mut found, mut missing) = (Vec::new(), Vec::new());
-        for r in refs {
+        // Segments held elsewhere are fetched side by side; the order of `refs` is kept.
+        let each = refs.iter().map(|r| async move {
             if let Some(meta) = self.store.get(sid, r.fencing) {
-                found.push(meta);
-                continue;
+                return Ok(meta);
             }
             let fetched = match self.cluster.live_url(&r.recorder) {
                 Some(url) if r.recorder != self.cluster.id() => {
@@ -62,12 +61,17 @@ impl Continuity {
                 }
                 _ => Err("its recorder is not live".into()),
             };
-            match fetched {
+            fetched.map_err(|e| {
+                let label = segments::label(&r.recorder, r.fencing);
+                tracing::info!(%sid, segment = label, error = e, "a segment cannot be fetched yet");
+                label
+            })
+        });
+        let (mut found, mut missing) = (Vec::new(), Vec::new());
+        for result in futures_util::future::join_all(each).await {
+            match result {
                 Ok(meta) => found.push(meta),
-                Err(e) => {
-                    tracing::info!(%sid, segment = segments::label(&r.recorder, r.fencing), error = e, "a segment cannot be fetched yet");
-                    missing.push(segments::label(&r.recorder, r.fencing));
-                }
+                Err(label) => missing.push(label),
             }
         }
         (found, missing)

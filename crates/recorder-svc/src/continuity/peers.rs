@@ -2,7 +2,7 @@
 //! segment they hold (streamed to disk), tell them it is no longer needed, ask one to continue a
 //! session this recorder hands over.
 
-use std::path::Path;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use futures_util::StreamExt as _;
@@ -80,27 +80,33 @@ impl Peers {
         tokio::fs::create_dir_all(&dir)
             .await
             .map_err(|e| e.to_string())?;
-        for name in std::iter::once(&meta.mix).chain(meta.speakers.iter().map(|(_, n)| n)) {
-            if !plain_name(name) {
-                return Err(format!("a segment file named {name:?}"));
-            }
-            self.download(&format!("{url}/{name}"), &dir.join(name))
-                .await?;
+        let names: Vec<&String> = std::iter::once(&meta.mix)
+            .chain(meta.speakers.iter().map(|(_, n)| n))
+            .collect();
+        if let Some(name) = names.iter().find(|n| !plain_name(n)) {
+            return Err(format!("a segment file named {name:?}"));
         }
+        // The mix and the speakers' files side by side.
+        futures_util::future::try_join_all(
+            names
+                .iter()
+                .map(|name| self.download(format!("{url}/{name}"), dir.join(name))),
+        )
+        .await?;
         store.seal(&meta).map_err(|e| e.to_string())?;
         Ok(meta)
     }
 
-    async fn download(&self, url: &str, to: &Path) -> Result<(), String> {
+    async fn download(&self, url: String, to: PathBuf) -> Result<(), String> {
         let response = self
-            .get(url.to_owned())
+            .get(url)
             .send()
             .await
             .map_err(|e| format!("unreachable: {e}"))?;
         if !response.status().is_success() {
             return Err(format!("answered {} for a file", response.status()));
         }
-        let mut file = tokio::fs::File::create(to)
+        let mut file = tokio::fs::File::create(&to)
             .await
             .map_err(|e| e.to_string())?;
         let mut body = response.bytes_stream();
