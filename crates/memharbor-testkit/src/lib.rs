@@ -1,12 +1,14 @@
 //! Test support, dev-only: the real recorder (in-process on port 0) with the Agora stand-in as its
-//! SDK and a scripted scenario, a client for its internal API, and WAV analysis (`wav`). Used by
-//! both services' integration tests; nothing here is a mock.
+//! SDK and a scripted scenario, a client for its internal API, WAV analysis (`wav`), and callers
+//! mode (`callers`: participants sent from a browser of their own). Used by both services'
+//! integration tests; nothing here is a mock.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     missing_debug_implementations
 )] // test support fails loudly
 
+pub mod callers;
 pub mod emulators;
 pub mod proxy;
 pub mod wav;

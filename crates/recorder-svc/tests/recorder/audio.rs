@@ -224,3 +224,63 @@ async fn late_frames_are_reported_and_played_later_never_dropped() {
         "{silent_ms} ms silent inside the voice, {counted_ms} ms reported late"
     );
 }
+
+/// Callers mode (the load benchmark's honest setting): both participants are sent from a browser
+/// of their own through the test kit's signalling relay, as Agora's servers would send them. The
+/// recorder hears them as in-page senders: each voice where the script puts it on the wall clock,
+/// each speaker's file on the mix's timeline with its own voice only, and every link closed when
+/// the session ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn participants_sent_from_another_browser_are_recorded_like_any_other() {
+    let callers = crate::helpers::callers::Callers::start().await;
+    let a = tone(3001, 440, 500, 4500);
+    let b = json!({"uid": 3002, "joinAt": 0, "publishAt": 0, "speech": [{"from": 4000, "to": 8000}],
+        "audio": {"type": "tone", "frequency": 660, "gain": 0.3}});
+    let mut scenario = everywhere(vec![a, b]);
+    scenario["callers"] = callers.scenario();
+    let rec = spawn(Options {
+        scenario,
+        ..Options::default()
+    })
+    .await;
+    let started = rec.start("g1_gina_hank", true).await;
+    let sid = started.body["sid"].as_str().unwrap().to_owned();
+    tokio::time::sleep(Duration::from_secs(9)).await;
+    let (_, body) = rec.stop(json!({"sid": sid})).await;
+
+    let mix = rec.wav(body["filename"].as_str().unwrap());
+    let (a_runs, b_runs) = (mix.tone_segments(440.0), mix.tone_segments(660.0));
+    assert_eq!(
+        (a_runs.len(), b_runs.len()),
+        (1, 1),
+        "{a_runs:?} {b_runs:?}"
+    );
+    // Both voices lag the script by the same link latency; they overlap by 500 ms as scripted.
+    let (lag_a, lag_b) = (a_runs[0].0 - 500.0, b_runs[0].0 - 4000.0);
+    assert!(
+        (-100.0..=600.0).contains(&lag_a) && (lag_a - lag_b).abs() <= 60.0,
+        "{a_runs:?} {b_runs:?}"
+    );
+    assert!(
+        (a_runs[0].1 - a_runs[0].0 - 4000.0).abs() <= 60.0,
+        "{a_runs:?}"
+    );
+    assert!(
+        mix.dropouts(a_runs[0].0 + 50.0, b_runs[0].1 - 50.0)
+            .is_empty()
+    );
+    let speakers = body["speakers"].as_array().unwrap();
+    assert_eq!(speakers.len(), 2, "{body}");
+    for (speaker, uid, other) in [(&speakers[0], 3001, 660.0), (&speakers[1], 3002, 440.0)] {
+        assert_eq!(speaker["uid"], uid);
+        let file = rec.wav(speaker["filename"].as_str().unwrap());
+        assert!(file.samples.len().abs_diff(mix.samples.len()) <= 1);
+        assert!(file.tone_segments(other).is_empty(), "speaker {uid}");
+    }
+    // The recorder's page closed both links when it left the channel.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while callers.links() != (2, 0) {
+        assert!(Instant::now() < deadline, "links {:?}", callers.links());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

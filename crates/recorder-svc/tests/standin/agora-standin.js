@@ -408,7 +408,9 @@
   }
 
   // ---------------------------------------------------------------------------------------------
-  // Loopback transport: participant track -> sender pc -> receiver pc -> REMOTE track.
+  // Transport: participant track -> sender pc -> receiver pc -> REMOTE track. The receiver is
+  // always in this page; the sender is in this page too (LoopbackLink, the default) or, in
+  // callers mode, in another browser reached through the test kit's relay (RelayLink).
   // ---------------------------------------------------------------------------------------------
 
   /**
@@ -424,6 +426,9 @@
     }
   })();
 
+  /** No STUN/TURN: host candidates only, of which the 127.0.0.1 ones are used. @type {RTCConfiguration} */
+  const PC_CONFIG = { iceServers: [], bundlePolicy: "max-bundle", rtcpMuxPolicy: "require" };
+
   /** @param {RTCIceCandidate} c */
   function isLoopbackCandidate(c) {
     if (c.address) return c.address === "127.0.0.1";
@@ -431,12 +436,72 @@
     return parts[4] === "127.0.0.1";
   }
 
-  class LoopbackLink {
+  /** Remote ICE candidates for `pc`, held until its remote description is set. */
+  class CandidateQueue {
+    /** @param {RTCPeerConnection} pc */
+    constructor(pc) {
+      this.pc = pc;
+      /** @type {RTCIceCandidate[]} */
+      this.pending = [];
+    }
+    /** @param {RTCIceCandidate} c */
+    add(c) {
+      if (this.pc.signalingState === "closed") return;
+      if (this.pc.remoteDescription) this.pc.addIceCandidate(c).catch((e) => warn("addIceCandidate failed", e));
+      else this.pending.push(c);
+    }
+    /** Call once the remote description is set. */
+    flush() {
+      const pending = this.pending;
+      this.pending = [];
+      for (const c of pending) this.add(c);
+    }
+  }
+
+  /** @param {string} line an SDP line @returns {boolean} an `a=candidate:` line for 127.0.0.1 */
+  const isLoopbackLine = (line) => line.startsWith("a=candidate:") && line.split(" ")[4] === "127.0.0.1";
+
+  /**
+   * `pc`'s local description with only its 127.0.0.1 candidates (test media never leaves
+   * loopback), once it has a UDP one or gathering is over (at most `timeoutMs`). The relay
+   * carries no trickled candidates: each side sends one description, its candidates inside.
+   * @param {RTCPeerConnection} pc @param {number} [timeoutMs] @returns {Promise<RTCSessionDescriptionInit>}
+   */
+  async function loopbackDescription(pc, timeoutMs = 3000) {
+    const lines = () => (pc.localDescription ? pc.localDescription.sdp.split("\r\n") : []);
+    const ready = () =>
+      pc.iceGatheringState === "complete" || lines().some((l) => isLoopbackLine(l) && l.split(" ")[2].toLowerCase() === "udp");
+    if (!ready()) {
+      await new Promise((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          pc.removeEventListener("icecandidate", check);
+          pc.removeEventListener("icegatheringstatechange", check);
+          resolve(undefined);
+        };
+        const check = () => {
+          if (ready()) done();
+        };
+        const timer = setTimeout(done, timeoutMs);
+        pc.addEventListener("icecandidate", check);
+        pc.addEventListener("icegatheringstatechange", check);
+      });
+    }
+    const local = pc.localDescription;
+    if (!local) throw new Error("no local description");
+    const sdp = lines()
+      .filter((l) => !l.startsWith("a=candidate:") || isLoopbackLine(l))
+      .join("\r\n");
+    return { type: local.type, sdp };
+  }
+
+  /**
+   * The receiving end of a subscription: a receiver pc fed by a sender that subclasses set up in
+   * `_negotiate` (in this page, or in another browser). `open` resolves with the REMOTE track.
+   */
+  class ReceiverLink {
     constructor() {
-      /** @type {RTCConfiguration} */
-      const conf = { iceServers: [], bundlePolicy: "max-bundle", rtcpMuxPolicy: "require" };
-      this.tx = new RTCPeerConnection(conf);
-      this.rx = new RTCPeerConnection(conf);
+      this.rx = new RTCPeerConnection(PC_CONFIG);
       this.closed = false;
       /** @type {RTCRtpTransceiver | undefined} */
       this.transceiver = undefined;
@@ -445,31 +510,22 @@
     }
 
     /**
-     * Resolves with the receiver's remote track once `ontrack` fired and ICE/DTLS is connected.
-     * @param {MediaStreamTrack} source @param {number} timeoutMs @returns {Promise<MediaStreamTrack>}
+     * Sets up the sender and the offer/answer exchange with `this.rx` (which answers).
+     * @returns {Promise<void>}
      */
-    async open(source, timeoutMs) {
-      const { tx, rx } = this;
-      /** @type {Map<RTCPeerConnection, RTCIceCandidate[]>} */
-      const pending = new Map([[tx, []], [rx, []]]);
-      /** @param {RTCPeerConnection} to @param {RTCIceCandidate} c */
-      const deliver = (to, c) => {
-        if (this.closed) return;
-        if (to.remoteDescription) to.addIceCandidate(c).catch((e) => warn("addIceCandidate failed", e));
-        else (pending.get(to) || []).push(c);
-      };
-      /** @param {RTCPeerConnection} pc */
-      const flush = (pc) => {
-        for (const c of pending.get(pc) || []) pc.addIceCandidate(c).catch((e) => warn("addIceCandidate failed", e));
-        pending.set(pc, []);
-      };
-      // Forward ONLY 127.0.0.1 candidates: test media never leaves loopback.
-      tx.onicecandidate = (e) => {
-        if (e.candidate && isLoopbackCandidate(e.candidate)) deliver(rx, e.candidate);
-      };
-      rx.onicecandidate = (e) => {
-        if (e.candidate && isLoopbackCandidate(e.candidate)) deliver(tx, e.candidate);
-      };
+    async _negotiate() {
+      throw new Error("no sender");
+    }
+
+    /** Stops the sender (called once, by close()). */
+    _closeSender() {}
+
+    /**
+     * Resolves with the receiver's remote track once `ontrack` fired and ICE/DTLS is connected.
+     * @param {number} timeoutMs @returns {Promise<MediaStreamTrack>}
+     */
+    async open(timeoutMs) {
+      const rx = this.rx;
       /** @type {Promise<RTCTrackEvent>} */
       const gotTrack = new Promise((resolve) => {
         rx.ontrack = (e) => resolve(e);
@@ -489,14 +545,7 @@
         timer = window.setTimeout(() => reject(new Error(`no connected remote track within ${timeoutMs} ms`)), timeoutMs);
       });
       const negotiate = async () => {
-        tx.addTransceiver(source, { direction: "sendonly", streams: [new MediaStream([source])] });
-        await tx.setLocalDescription(await tx.createOffer());
-        const offer = /** @type {RTCSessionDescription} */ (tx.localDescription);
-        await rx.setRemoteDescription(offer);
-        flush(rx);
-        await rx.setLocalDescription(await rx.createAnswer());
-        await tx.setRemoteDescription(/** @type {RTCSessionDescription} */ (rx.localDescription));
-        flush(tx);
+        await this._negotiate();
         const ev = await gotTrack;
         this.transceiver = ev.transceiver;
         // Lowest-latency playout the receiver allows (Opus itself stays at its defaults).
@@ -526,9 +575,128 @@
     close() {
       if (this.closed) return;
       this.closed = true;
-      this.tx.close();
       this.rx.close();
+      this._closeSender();
       this._onClose();
+    }
+  }
+
+  /** The sender in this page: the participant's track on a second pc, candidates passed by hand. */
+  class LoopbackLink extends ReceiverLink {
+    /** @param {MediaStreamTrack} source the participant's track */
+    constructor(source) {
+      super();
+      this.source = source;
+      this.tx = new RTCPeerConnection(PC_CONFIG);
+    }
+
+    async _negotiate() {
+      const { tx, rx, source } = this;
+      const toTx = new CandidateQueue(tx);
+      const toRx = new CandidateQueue(rx);
+      // Forward ONLY 127.0.0.1 candidates: test media never leaves loopback.
+      tx.onicecandidate = (e) => {
+        if (e.candidate && isLoopbackCandidate(e.candidate)) toRx.add(e.candidate);
+      };
+      rx.onicecandidate = (e) => {
+        if (e.candidate && isLoopbackCandidate(e.candidate)) toTx.add(e.candidate);
+      };
+      tx.addTransceiver(source, { direction: "sendonly", streams: [new MediaStream([source])] });
+      await tx.setLocalDescription(await tx.createOffer());
+      await rx.setRemoteDescription(/** @type {RTCSessionDescription} */ (tx.localDescription));
+      toRx.flush();
+      await rx.setLocalDescription(await rx.createAnswer());
+      await tx.setRemoteDescription(/** @type {RTCSessionDescription} */ (rx.localDescription));
+      toTx.flush();
+    }
+
+    _closeSender() {
+      this.tx.close();
+    }
+  }
+
+  /**
+   * The test kit's signalling relay (memharbor-testkit, src/callers.rs): JSON over HTTP, long
+   * polls that answer 204 when nothing came within their 20 s (then they are asked again).
+   */
+  class Relay {
+    /** @param {string} what @param {Response} r */
+    static error(what, r) {
+      return Object.assign(new Error(`relay: ${what} answered ${r.status}`), { status: r.status });
+    }
+    /** Whether `e` says the link was closed meanwhile (410 Gone). @param {unknown} e */
+    static isGone(e) {
+      return e instanceof Error && /** @type {{status?: number}} */ (e).status === 410;
+    }
+    /** @param {string} url */
+    constructor(url) {
+      this.url = url.replace(/\/+$/, "");
+      this.aborter = new AbortController();
+    }
+    /**
+     * @param {string} path @param {unknown} body @param {boolean} [abortable] false: abort() leaves it be
+     * @returns {Promise<any>} the JSON answer, null if none
+     */
+    async post(path, body, abortable = true) {
+      const r = await fetch(this.url + path, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+        signal: abortable ? this.aborter.signal : undefined,
+      });
+      if (!r.ok) throw Relay.error(`POST ${path}`, r);
+      return r.status === 204 ? null : r.json();
+    }
+    /** A long poll, asked again until it has an answer. @param {string} path @returns {Promise<any>} */
+    async wait(path) {
+      for (;;) {
+        const r = await fetch(this.url + path, { signal: this.aborter.signal });
+        if (r.status === 204) continue;
+        if (!r.ok) throw Relay.error(`GET ${path}`, r);
+        return r.json();
+      }
+    }
+    /** Tells the other side the link is over; outlives abort() and the page. @param {number} id */
+    closeLink(id) {
+      fetch(`${this.url}/links/${id}/close`, { method: "POST", keepalive: true }).catch(() => {});
+    }
+    /** Cancels every request in flight. */
+    abort() {
+      this.aborter.abort();
+    }
+  }
+
+  /**
+   * Callers mode: the sender is the callers page, in ANOTHER browser (serveCallers below), which
+   * encodes and sends as Agora's servers would; this page only receives. The relay pairs them.
+   */
+  class RelayLink extends ReceiverLink {
+    /** @param {string} url the relay @param {Omit<StandinLink, 'id'>} request */
+    constructor(url, request) {
+      super();
+      this.relay = new Relay(url);
+      this.request = request;
+      /** @type {number | null} */
+      this.id = null;
+    }
+
+    async _negotiate() {
+      const { rx, relay } = this;
+      // Not abortable: a link the relay opened is always closed again (below, or by close()).
+      const { id } = /** @type {{id: number}} */ (await relay.post("/links", this.request, false));
+      this.id = id;
+      if (this.closed) {
+        relay.closeLink(id);
+        throw new Error("closed while connecting");
+      }
+      await rx.setRemoteDescription(await relay.wait(`/links/${id}/offer`));
+      await rx.setLocalDescription(await rx.createAnswer());
+      await relay.post(`/links/${id}/answer`, await loopbackDescription(rx));
+    }
+
+    _closeSender() {
+      this.relay.abort();
+      if (this.id !== null) this.relay.closeLink(this.id);
     }
   }
 
@@ -648,7 +816,7 @@
       this._participant = participant;
       /** @type {RemoteAudioTrack | undefined} */
       this._audioTrack = undefined;
-      /** @type {LoopbackLink | undefined} */
+      /** @type {ReceiverLink | undefined} */
       this._link = undefined;
     }
     get hasAudio() {
@@ -842,7 +1010,7 @@
       this._channelName = channel;
       const t0 = performance.now();
       lastJoinedAt = t0;
-      this._session = new Session(this, chan, t0);
+      this._session = new Session(this, channel, chan, t0);
       info(`joined ${channel} as ${assigned}`);
       return assigned;
     }
@@ -927,16 +1095,17 @@
         // SDK: subscribing again to a subscribed track returns the same track.
         if (user._audioTrack && user.hasAudio) return user._audioTrack;
         const participant = user._participant;
-        const link = new LoopbackLink();
+        const link = session.link(participant);
         user._link = link;
         let remote;
         try {
-          remote = await link.open(participant.sourceTrack(session.t0), scenario.subscribeTimeoutMs ?? DEFAULT_SUBSCRIBE_TIMEOUT_MS);
+          remote = await link.open(scenario.subscribeTimeoutMs ?? DEFAULT_SUBSCRIBE_TIMEOUT_MS);
         } catch (e) {
           link.close();
           if (user._link === link) user._link = undefined;
           if (this._session !== session || !participant.published) throw new AgoraRTCError("REMOTE_USER_IS_NOT_PUBLISHED");
-          throw new AgoraRTCError("SUBSCRIBE_FAILED", `stand-in loopback: ${e instanceof Error ? e.message : e}`);
+          const kind = link instanceof RelayLink ? "callers" : "loopback";
+          throw new AgoraRTCError("SUBSCRIBE_FAILED", `stand-in ${kind}: ${e instanceof Error ? e.message : e}`);
         }
         if (link.closed || this._session !== session || !participant.published) {
           link.close();
@@ -971,10 +1140,13 @@
   // ---------------------------------------------------------------------------------------------
 
   class Session {
-    /** @param {Client} client @param {StandinChannel} chan @param {number} t0 */
-    constructor(client, chan, t0) {
+    /** @param {Client} client @param {string} channel @param {StandinChannel} chan @param {number} t0 */
+    constructor(client, channel, chan, t0) {
       this.client = client;
+      this.channel = channel;
       this.t0 = t0;
+      /** Callers mode: participants send from the callers page (the channel's setting wins). */
+      this.callers = chan.callers || scenario.callers || null;
       this.closed = false;
       /** @type {Participant[]} */
       this.participants = (chan.participants || []).map((p) => new Participant(p));
@@ -1033,6 +1205,21 @@
         }
         this.schedule();
       }, delay);
+    }
+
+    /**
+     * The transport for one subscription to `p`: its sender in this page, or in callers mode on
+     * the callers page, which plays the same script on the same Unix-clock time 0.
+     * @param {Participant} p @returns {ReceiverLink}
+     */
+    link(p) {
+      if (!this.callers) return new LoopbackLink(p.sourceTrack(this.t0));
+      return new RelayLink(this.callers.url, {
+        channel: this.channel,
+        uid: p.cfg.uid,
+        participant: p.cfg,
+        wall0: performance.timeOrigin + this.t0,
+      });
     }
 
     /** @param {Participant} p */
@@ -1111,6 +1298,94 @@
   }
 
   // ---------------------------------------------------------------------------------------------
+  // Callers mode, the callers page's side: a page of its own, in a browser of its own, loads this
+  // file and calls AgoraRTC.__standin.serveCallers(relayUrl). It plays the sending side of every
+  // link recorder pages open: the participant's source and the Opus encoder run HERE, so the
+  // recorder's browser only receives, as from Agora's servers.
+  // ---------------------------------------------------------------------------------------------
+
+  /** One link's sending side: the participant's source -> sender pc -> (relay) -> the recorder's receiver. */
+  class CallerLink {
+    /** @param {Relay} relay @param {StandinLink} link */
+    constructor(relay, link) {
+      this.relay = relay;
+      this.link = link;
+      this.tx = new RTCPeerConnection(PC_CONFIG);
+      /** @type {ParticipantSource | null} */
+      this.source = null;
+      this.closed = false;
+    }
+
+    async open() {
+      const { tx, link, relay } = this;
+      await contextRunning(standinAudioContext(), 2000);
+      if (this.closed) return;
+      // The recorder's time 0 on this page's clock: both pages read the same Unix clock.
+      this.source = new ParticipantSource(link.participant, link.wall0 - performance.timeOrigin);
+      const track = this.source.track;
+      tx.addTransceiver(track, { direction: "sendonly", streams: [new MediaStream([track])] });
+      // A recorder gone without closing its link (a crashed tab) shows as a failed connection.
+      tx.onconnectionstatechange = () => {
+        if (tx.connectionState !== "failed") return;
+        this.close();
+        relay.closeLink(link.id);
+      };
+      await tx.setLocalDescription(await tx.createOffer());
+      await relay.post(`/links/${link.id}/offer`, await loopbackDescription(tx));
+      const answer = await relay.wait(`/links/${link.id}/answer`);
+      if (!this.closed) await tx.setRemoteDescription(answer);
+    }
+
+    close() {
+      if (this.closed) return;
+      this.closed = true;
+      this.tx.close();
+      if (this.source) this.source.close();
+      this.source = null;
+    }
+  }
+
+  /**
+   * Serves every link the relay hands out, until the page closes. Only the relay's change feed
+   * is polled for the page's whole life: Chromium opens at most 6 connections per host.
+   * @param {string} url the relay
+   */
+  async function serveCallers(url) {
+    const relay = new Relay(url);
+    /** @type {Map<number, CallerLink>} */
+    const links = new Map();
+    await mediaPermission;
+    info(`callers: serving links from ${url}`);
+    let after = 0;
+    for (;;) {
+      /** @type {StandinLinkChanges} */
+      let changes;
+      try {
+        changes = await relay.wait(`/links/changes?after=${after}`);
+      } catch (e) {
+        warn("callers: relay unreachable", e);
+        await sleep(1000);
+        continue;
+      }
+      after = changes.seq;
+      for (const id of changes.closed) {
+        const caller = links.get(id);
+        if (caller) caller.close();
+        links.delete(id);
+      }
+      for (const link of changes.opened) {
+        const caller = new CallerLink(relay, link);
+        links.set(link.id, caller);
+        caller.open().catch((e) => {
+          if (!caller.closed && !Relay.isGone(e)) warn(`callers: link ${link.id} (${link.channel}, uid ${link.uid}) failed`, e);
+          caller.close();
+          relay.closeLink(link.id);
+        });
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
   // The global AgoraRTC
   // ---------------------------------------------------------------------------------------------
 
@@ -1129,6 +1404,7 @@
     get joinedAt() {
       return lastJoinedAt;
     },
+    serveCallers,
   };
 
   /** @implements {AgoraRTCSubset} */

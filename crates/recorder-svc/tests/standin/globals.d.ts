@@ -42,7 +42,34 @@ declare global {
     uid?: UID;
   }
 
+  /**
+   * Callers mode: participants' audio is sent from the callers page, in another browser, through
+   * the test kit's signalling relay at `url` (memharbor-testkit src/callers.rs).
+   */
+  interface StandinCallers {
+    url: string;
+  }
+
+  /** One subscription as the relay pairs it: a recorder page receives, the callers page sends. */
+  interface StandinLink {
+    id: number;
+    channel: string;
+    uid: UID;
+    participant: StandinParticipant;
+    /** Unix ms of the recorder's time 0 (its join resolved): the script's times count from it. */
+    wall0: number;
+  }
+
+  /** The relay's change feed (`GET /links/changes?after=seq`): links opened and closed since. */
+  interface StandinLinkChanges {
+    seq: number;
+    opened: StandinLink[];
+    closed: number[];
+  }
+
   interface StandinChannel {
+    /** Callers mode for this channel only (else the scenario's `callers`). */
+    callers?: StandinCallers;
     joinDelayMs?: number;
     joinError?: { code: string; message: string; data?: unknown } | null;
     joinHang?: boolean;
@@ -52,8 +79,10 @@ declare global {
 
   interface StandinConfig {
     channels?: { [channelOrStar: string]: StandinChannel };
-    /** Timeout for the loopback connection behind subscribe(). Default 5000 ms. */
+    /** Timeout for the connection behind subscribe(). Default 5000 ms. */
     subscribeTimeoutMs?: number;
+    /** Callers mode for every channel; absent: each sender runs in the recorder's own page. */
+    callers?: StandinCallers;
   }
 
   interface StandinLogEntry {
@@ -80,6 +109,8 @@ declare global {
     readonly renewedTokens: string[];
     /** performance.now() when the last successful join resolved (the scenario's time 0). */
     readonly joinedAt: number | null;
+    /** The callers page's role (callers mode): sends every link the relay at `relayUrl` hands out. */
+    serveCallers(relayUrl: string): Promise<void>;
   }
 
   // eslint-disable-next-line no-var
