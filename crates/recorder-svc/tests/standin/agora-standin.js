@@ -355,10 +355,7 @@
       const gain = audio.gain ?? (audio.type === "tone" ? 0.25 : 1);
       const ctxT0 = contextTimeAt(ctx, t0);
       const segments = (wallBeats(cfg, t0) || cfg.speech || []).filter((s) => s.to > s.from);
-      for (const s of segments) {
-        this.gate.gain.setValueAtTime(gain, Math.max(0, ctxT0 + s.from / 1000));
-        this.gate.gain.setValueAtTime(0, Math.max(0, ctxT0 + s.to / 1000));
-      }
+      this.scheduleGate(segments, gain, t0);
       if (audio.type === "wav") {
         decodeWav(ctx, audio.dataUrl).then(
           (buffer) => {
@@ -388,12 +385,42 @@
         this.nodes.push(osc);
       }
     }
+    /**
+     * Opens and closes the gate at the speech segments' edges on the performance.now() clock.
+     * Each edge is put on the AudioContext's clock shortly before it is due, from the two clocks'
+     * offset at that moment: a context whose rendering skips callbacks under load (headless, many
+     * participants on 2 cores) loses time against the wall clock, so a schedule made once at the
+     * start drifts by hundreds of ms over a minute.
+     * @param {{from: number, to: number}[]} segments @param {number} gain @param {number} t0
+     */
+    scheduleGate(segments, gain, t0) {
+      const edges = segments.flatMap((s) => [
+        { at: t0 + s.from, value: gain },
+        { at: t0 + s.to, value: 0 },
+      ]);
+      edges.sort((a, b) => a.at - b.at); // stable: a segment's end stays before the next one's start
+      let next = 0;
+      const AHEAD_MS = 300;
+      const tick = () => {
+        if (this.closed) return;
+        const horizon = performance.now() + AHEAD_MS;
+        while (next < edges.length && edges[next].at <= horizon) {
+          const e = edges[next++];
+          this.gate.gain.setValueAtTime(e.value, Math.max(0, contextTimeAt(this.ctx, e.at)));
+        }
+        if (next < edges.length) this.gateTimer = window.setTimeout(tick, 100);
+      };
+      /** @type {number | undefined} */
+      this.gateTimer = undefined;
+      tick();
+    }
     get track() {
       return this.dest.stream.getAudioTracks()[0];
     }
     close() {
       if (this.closed) return;
       this.closed = true;
+      clearTimeout(this.gateTimer);
       for (const n of this.nodes) {
         try {
           n.stop();
