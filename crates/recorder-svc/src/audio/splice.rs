@@ -80,6 +80,25 @@ fn copy(src: &Path, skip: u64, len: u64, out: &mut WavFile) -> Result<u64, Audio
     Ok(len - left)
 }
 
+/// Up to `len` samples of `src` from sample `from` (fewer if it is shorter, none if it cannot
+/// be read).
+pub fn read(src: &Path, from: u64, len: u64) -> Vec<i16> {
+    let Ok(mut reader) = hound::WavReader::open(src) else {
+        return Vec::new();
+    };
+    if reader
+        .seek(u32::try_from(from).unwrap_or(u32::MAX))
+        .is_err()
+    {
+        return Vec::new();
+    }
+    reader
+        .samples::<i16>()
+        .take(usize::try_from(len).unwrap_or(usize::MAX))
+        .map_while(Result::ok)
+        .collect()
+}
+
 /// A segment file's length in samples (0 if it cannot be read).
 pub fn samples(path: &Path) -> u64 {
     wav::info(path).map_or(0, |i| i.samples)

@@ -10,6 +10,7 @@ use crate::audio::AudioError;
 use crate::audio::splice::{self, Piece};
 use crate::record::{SegmentSummary, SpeakerFile, from_unix_ms};
 
+use super::align;
 use super::segments::{SegmentMeta, SegmentStore};
 
 /// 16 kHz samples per millisecond.
@@ -65,6 +66,52 @@ pub fn plan(
     }
 }
 
+/// Shifts each hand-over's later segment by the lag `align` hears at its seam, so what both
+/// recorders heard is neither repeated nor skipped there; the streams of a segment move together.
+/// A segment shifted later runs out that much before its planned end: the next seam moves back
+/// to where its audio ends (the next segment recorded that stretch too); at the stop it is silence.
+fn align_seams(pieces: &mut [(SegmentMeta, u64, u64, u64)], mix: impl Fn(&SegmentMeta) -> PathBuf) {
+    const MS: u64 = PER_MS as u64;
+    for k in 1..pieces.len() {
+        let (head, tail) = pieces.split_at_mut(k);
+        let (prev, next) = (&mut head[k - 1], &mut tail[0]);
+        // Only where both were recording (a hand-over's overlap) and the pieces meet.
+        if next.2 == 0 || prev.1 + prev.3 != next.1 {
+            continue;
+        }
+        let prev_src = mix(&prev.0);
+        let prev_end = prev.1 + splice::samples(&prev_src).saturating_sub(prev.2);
+        if prev_end < next.1 {
+            let back = (next.1 - prev_end).min(next.2).min(prev.3);
+            prev.3 -= back;
+            next.1 -= back;
+            next.2 -= back;
+            next.3 += back;
+        }
+        let window_ms = usize::try_from(next.2 / MS)
+            .unwrap_or(usize::MAX)
+            .saturating_sub(align::MAX_LAG_MS)
+            .min(align::WINDOW_MS)
+            .min(usize::try_from(prev.3 / MS).unwrap_or(usize::MAX));
+        if window_ms < align::MIN_WINDOW_MS {
+            continue;
+        }
+        let (window, max) = (window_ms as u64 * MS, align::MAX_LAG_MS as u64 * MS);
+        let earlier = splice::read(&prev_src, prev.2 + prev.3 - window, window);
+        let later = splice::read(&mix(&next.0), next.2 - window - max, window + 2 * max);
+        let lag = align::lag(&earlier, &later, window_ms);
+        tracing::info!(
+            sid = %next.0.sid,
+            fencing = next.0.fencing,
+            lag_ms = lag.map(|l| l as f64 / PER_MS),
+            "hand-over seam aligned on what both recorders heard (none: nothing to align on)"
+        );
+        if let Some(lag) = lag {
+            next.2 = next.2.saturating_add_signed(lag);
+        }
+    }
+}
+
 /// What assembling wrote.
 #[derive(Debug, Clone)]
 pub struct Assembled {
@@ -86,9 +133,10 @@ pub fn write(
 ) -> Result<Assembled, AudioError> {
     let src =
         |seg: &SegmentMeta, name: &str| -> PathBuf { store.dir(seg.sid, seg.fencing).join(name) };
-    let plan = plan(segments, origin_ms, stop_ms, |seg| {
+    let mut plan = plan(segments, origin_ms, stop_ms, |seg| {
         splice::samples(&src(seg, &seg.mix))
     });
+    align_seams(&mut plan.pieces, |seg| src(seg, &seg.mix));
     let pieces = |file: &dyn Fn(&SegmentMeta) -> Option<String>| -> Vec<Piece> {
         plan.pieces
             .iter()

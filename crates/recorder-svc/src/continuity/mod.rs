@@ -5,6 +5,7 @@
 //! (`assembly`). A segment whose holder is away leaves the recording `assembly: pending` until
 //! it returns; no segment is deleted before the assembled recording is saved.
 
+mod align;
 pub mod assembly;
 pub mod peers;
 pub mod recover;

@@ -18,8 +18,10 @@ use crate::error::RecorderError;
 const HANDOVER_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long the new recorder waits for the participants the old one hears.
 const HEAR_EVERYONE: Duration = Duration::from_secs(10);
-/// After subscribing, audio needs a moment to flow through the page into the file.
-const AUDIO_SETTLES: Duration = Duration::from_millis(500);
+/// After subscribing, audio needs a moment to flow through the page into the file; the rest of
+/// the second is overlap both recorders hold, on which the assembly aligns the seam
+/// (`continuity::align`).
+const AUDIO_SETTLES: Duration = Duration::from_millis(1000);
 
 fn uid_text(uid: &Uid) -> String {
     match uid {
