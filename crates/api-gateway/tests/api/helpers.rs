@@ -64,7 +64,9 @@ pub async fn spawn_app_with(customise: impl FnOnce(&mut Settings)) -> TestApp {
     TestApp {
         address,
         http: reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
+            // Above the recorder's join timeout in tests (20 s): a start waits for its bot to
+            // join, and the first Chromium of a fresh box takes seconds to start on 2 busy cores.
+            .timeout(Duration::from_secs(30))
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap(),
