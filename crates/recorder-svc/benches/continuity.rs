@@ -233,17 +233,29 @@ async fn failover_gaps(cluster: &mut Cluster) {
 fn seams(wav: &Wav, origin_ms: f64, seams_ms: &[f64]) -> (f64, f64) {
     let mask = wav.tone_mask(FREQ);
     let late = |t: f64| (origin_ms + t).rem_euclid(1000.0);
-    // The path's latency, from the beeps' onsets in the file.
-    let mut lateness: Vec<f64> = wav
+    let onsets: Vec<f64> = wav
         .tone_segments(FREQ)
         .iter()
-        .filter(|&&(a, _)| a > 1_000.0)
-        .map(|&(a, _)| late(a))
+        .map(|&(a, _)| a)
+        .filter(|&a| a > 1_000.0)
         .collect();
-    lateness.sort_by(f64::total_cmp);
-    let latency = lateness[lateness.len() / 2];
+    // The path's latency just before each seam (from the beeps' onsets there): the audio after
+    // the seam must continue that timeline — no beep cut short, none stretched.
+    let latency_before = |seam: f64| {
+        let mut xs: Vec<f64> = onsets
+            .iter()
+            .filter(|&&a| a > seam - 3_000.0 && a < seam - 200.0)
+            .map(|&a| late(a))
+            .collect();
+        if xs.is_empty() {
+            xs = onsets.iter().map(|&a| late(a)).collect();
+        }
+        xs.sort_by(f64::total_cmp);
+        xs[xs.len() / 2]
+    };
     let (mut silent, mut doubled) = (0.0f64, 0.0f64);
     for &seam in seams_ms {
+        let latency = latency_before(seam);
         let (mut run_silent, mut run_doubled) = (0.0f64, 0.0f64);
         let from = ((seam - 1_000.0).max(1_000.0) / 10.0) as usize;
         let to = (((seam + 1_000.0) / 10.0) as usize).min(mask.len());
