@@ -53,29 +53,9 @@ const PAGE: &str = r#"<!doctype html>
 </html>
 "#;
 
-/// Switches of the callers' browser: the recorder's own (recorder-svc src/browser/args.rs) that
-/// matter here, with no DevTools (nothing drives this page), and its console in the log.
-const BROWSER_ARGS: &[&str] = &[
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--autoplay-policy=no-user-gesture-required",
-    "--disable-background-timer-throttling",
-    "--disable-renderer-backgrounding",
-    "--disable-backgrounding-occluded-windows",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-extensions",
-    "--disable-default-apps",
-    "--no-first-run",
-    "--no-default-browser-check",
-    "--password-store=basic",
-    "--mute-audio",
-    "--enable-logging=stderr",
-    "--log-level=0",
-];
+/// The callers' browser's own switches, after the recorder's (`recorder_svc::browser::SWITCHES`,
+/// less DevTools: nothing drives this page): no sandbox (tests run as root), console in the log.
+const OWN_ARGS: &[&str] = &["--no-sandbox", "--enable-logging=stderr", "--log-level=0"];
 
 /// The relay and the callers' browser; both stop when this is dropped.
 pub struct Callers {
@@ -150,7 +130,12 @@ fn launch(url: &str, profile: &std::path::Path, log: &std::path::Path) -> Child 
         .expect("Chromium installed (make test installs it)");
     let stderr = std::fs::File::create(log).expect("the callers' browser log");
     Command::new(chromium)
-        .args(BROWSER_ARGS)
+        .args(
+            recorder_svc::browser::SWITCHES
+                .iter()
+                .filter(|a| **a != "--remote-debugging-pipe"),
+        )
+        .args(OWN_ARGS)
         .args(crate::STANDIN_ARGS)
         .arg(format!("--user-data-dir={}", profile.display()))
         .arg(url)

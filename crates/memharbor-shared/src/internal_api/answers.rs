@@ -197,6 +197,17 @@ pub struct StopAnswer {
     pub assembly: Option<Assembly>,
 }
 
+impl StopAnswer {
+    /// Each speaker's file, as (uid, file name).
+    pub fn speaker_files(&self) -> Vec<(u32, String)> {
+        self.speakers
+            .iter()
+            .flatten()
+            .map(|s| (s.uid, s.filename.clone()))
+            .collect()
+    }
+}
+
 /// One segment of a recording: which recorder recorded it (under which claim number), when, and
 /// how it joins the one before it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

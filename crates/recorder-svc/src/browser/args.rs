@@ -6,8 +6,9 @@
 
 use std::path::Path;
 
-/// Switches every browser gets (see `../shared/notes/headless-chromium-audio.md` for why).
-const BUILT_IN: &[&str] = &[
+/// Switches every browser gets (see `../shared/notes/headless-chromium-audio.md` for why). The
+/// test kit's callers' browser starts with them too (without DevTools).
+pub const BUILT_IN: &[&str] = &[
     "--headless=new",
     "--disable-gpu",
     "--disable-dev-shm-usage",

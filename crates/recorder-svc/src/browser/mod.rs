@@ -22,7 +22,7 @@ use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
-pub use args::parse_extra;
+pub use args::{BUILT_IN as SWITCHES, parse_extra};
 pub use process::sweep_leftovers;
 
 use actor::Actor;

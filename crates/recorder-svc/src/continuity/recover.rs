@@ -11,7 +11,7 @@ use std::time::Duration;
 use super::{Continuity, SegmentMeta};
 use crate::cluster::{HeldSessions, Retired, Takeover};
 use crate::journal::{self, Journal};
-use crate::record::{AssemblyState, Lease, Segmented, StopReason};
+use crate::record::{AssemblyState, Lease, Recording, Segmented, StopReason};
 use crate::storage::Store;
 use crate::webhooks::Events;
 
@@ -109,12 +109,13 @@ fn unix_ms(t: time::OffsetDateTime) -> f64 {
     t.unix_timestamp_nanos() as f64 / 1e6
 }
 
-/// The journal's files, repaired, as a segment ending where their audio ends.
+/// The journal's files, repaired (the recording they make alone), as a segment ending where
+/// their audio ends.
 async fn repaired_segment(
     j: &Journal,
     lease: &Lease,
     dir: &Path,
-) -> Result<Option<SegmentMeta>, String> {
+) -> Result<Option<(Recording, SegmentMeta)>, String> {
     let Some(record) = crate::recovery::repair(j, dir, StopReason::Error, Vec::new())
         .await
         .map_err(|e| e.to_string())?
@@ -126,21 +127,16 @@ async fn repaired_segment(
         .as_ref()
         .map_or_else(|| unix_ms(j.started_at), |c| c.start_ms);
     let samples = crate::audio::splice::samples(&dir.join(&j.filename));
-    Ok(Some(SegmentMeta {
+    let meta = SegmentMeta {
         sid: j.sid,
         fencing: lease.fencing,
         recorder: lease.recorder.clone(),
         start_ms,
         end_ms: start_ms + samples as f64 / 16.0,
         mix: j.filename.clone(),
-        speakers: record
-            .body
-            .speakers
-            .iter()
-            .flatten()
-            .map(|s| (s.uid, s.filename.clone()))
-            .collect(),
-    }))
+        speakers: record.body.speaker_files(),
+    };
+    Ok(Some((record, meta)))
 }
 
 async fn keep_as_segment(
@@ -154,7 +150,7 @@ async fn keep_as_segment(
     } else {
         recordings_dir.to_owned()
     };
-    let Some(meta) = repaired_segment(j, lease, &dir).await? else {
+    let Some((_, meta)) = repaired_segment(j, lease, &dir).await? else {
         return Ok(());
     };
     let store = continuity.store.clone();
@@ -175,13 +171,7 @@ async fn assemble_continuation(
     let (Some(c), dir) = (&j.continues, continuity.store.dir(j.sid, lease.fencing)) else {
         return Err("not a continuation".into());
     };
-    let Some(meta) = repaired_segment(j, lease, &dir).await? else {
-        return Ok(());
-    };
-    let Some(mut record) = crate::recovery::repair(j, &dir, StopReason::Error, Vec::new())
-        .await
-        .map_err(|e| e.to_string())?
-    else {
+    let Some((mut record, meta)) = repaired_segment(j, lease, &dir).await? else {
         return Ok(());
     };
     let seal = continuity.store.clone();

@@ -47,13 +47,7 @@ impl Supervisor {
             // The files were not finished: repaired first (headers from the data on disk).
             (None, Some(dir)) => {
                 match crate::recovery::repair(&journal, dir, StopReason::Error, Vec::new()).await {
-                    Ok(Some(repaired)) => repaired
-                        .body
-                        .speakers
-                        .iter()
-                        .flatten()
-                        .map(|s| (s.uid, s.filename.clone()))
-                        .collect(),
+                    Ok(Some(repaired)) => repaired.body.speaker_files(),
                     _ => Vec::new(),
                 }
             }
