@@ -19,6 +19,7 @@ use futures_util::StreamExt as _;
 use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
 use tokio::net::TcpListener;
 use tokio::net::unix::pipe;
+use tokio::sync::oneshot;
 
 use crate::metrics::BrowserCounters;
 
@@ -121,13 +122,18 @@ impl Pipe {
         }
     }
 
-    /// Serves the pipe to one WebSocket client and returns the URL it must use. Nothing else can
-    /// connect: a client without the secret path is refused, and the listener is closed once the
-    /// rightful client is in (or after [`ACCEPT_TIMEOUT`]).
-    pub async fn serve(self) -> io::Result<String> {
+    /// Serves the pipe to one WebSocket client and returns the URL it must use, and a signal that
+    /// fires (or is dropped) once the link is over: Chromium closed its pipe (it exited), or the
+    /// client left. Nothing else can connect: a client without the secret path is refused, and the
+    /// listener is closed once the rightful client is in (or after [`ACCEPT_TIMEOUT`]).
+    ///
+    /// The signal is how a death is noticed: chromiumoxide's handler sees the WebSocket close but
+    /// does not end its stream on it (it ends only on an error, i.e. when it next sends a command).
+    pub async fn serve(self) -> io::Result<(String, oneshot::Receiver<()>)> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let path = format!("/devtools/browser/{}", uuid::Uuid::new_v4().simple());
         let url = format!("ws://{}{path}", listener.local_addr()?);
+        let (over, over_rx) = oneshot::channel();
         tokio::spawn(async move {
             match tokio::time::timeout(ACCEPT_TIMEOUT, accept_one(&listener, &path)).await {
                 Ok(Some(ws)) => {
@@ -136,8 +142,9 @@ impl Pipe {
                 }
                 _ => tracing::warn!("nobody connected to a browser's DevTools bridge"),
             }
+            let _ = over.send(());
         });
-        Ok(url)
+        Ok((url, over_rx))
     }
 
     /// Copies messages both ways until either side closes.

@@ -40,7 +40,7 @@ pub(super) async fn launch(
         .join("profiles")
         .join(format!("{}-{id}", std::process::id()));
     let args = args::command_line(&profile, &config.extra_args, sandbox);
-    let (process, ws_url) = process::launch(
+    let (process, ws_url, mut pipe_over) = process::launch(
         &config.binary,
         &args,
         &profile,
@@ -61,10 +61,20 @@ pub(super) async fn launch(
     };
     let handler_internal = internal.clone();
     let handler_task = tokio::spawn(async move {
-        while let Some(event) = handler.next().await {
-            if let Err(e) = event {
-                tracing::warn!(browser = id, error = %e, "lost the connection to Chromium");
-                break;
+        loop {
+            tokio::select! {
+                event = handler.next() => match event {
+                    Some(Ok(())) => {}
+                    Some(Err(e)) => {
+                        tracing::warn!(browser = id, error = %e, "lost the connection to Chromium");
+                        break;
+                    }
+                    None => break,
+                },
+                _ = &mut pipe_over => {
+                    tracing::warn!(browser = id, "Chromium closed its DevTools pipe");
+                    break;
+                }
             }
         }
         let _ = handler_internal.send(Internal::Died { browser: id });

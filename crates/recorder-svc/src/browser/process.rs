@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
+use tokio::sync::oneshot;
 
 use super::BrowserError;
 use super::cdp_pipe::{self, Pipe};
@@ -45,7 +46,8 @@ pub struct ChromiumProcess {
 
 /// Starts `binary` with `args` (which include `--user-data-dir=<profile>` and
 /// `--remote-debugging-pipe`), waits until it answers on its DevTools pipe, and returns the
-/// loopback WebSocket URL (with its secret path) that reaches the pipe, for chromiumoxide.
+/// loopback WebSocket URL (with its secret path) that reaches the pipe, for chromiumoxide, and the
+/// signal that the pipe's link is over (see [`Pipe::serve`]).
 ///
 /// Must be called from a thread that outlives the browser: `PR_SET_PDEATHSIG` fires when the
 /// spawning *thread* exits (tokio runtime workers qualify; `spawn_blocking` threads do not).
@@ -55,7 +57,7 @@ pub async fn launch(
     profile: &Path,
     pid_dir: &Path,
     counters: BrowserCounters,
-) -> Result<(ChromiumProcess, String), BrowserError> {
+) -> Result<(ChromiumProcess, String, oneshot::Receiver<()>), BrowserError> {
     std::fs::create_dir_all(profile)
         .map_err(|e| BrowserError::Launch(format!("profile {}: {e}", profile.display())))?;
     std::fs::create_dir_all(pid_dir)
@@ -137,12 +139,12 @@ pub async fn launch(
         pipe.serve().await
     };
     let outcome = match tokio::time::timeout(LAUNCH_TIMEOUT, ready).await {
-        Ok(Ok(url)) => Ok(url),
+        Ok(Ok(served)) => Ok(served),
         Ok(Err(e)) => Err(format!("exited before it was ready ({e})")),
         Err(_) => Err("did not answer on its DevTools pipe within 20 s".to_owned()),
     };
     match outcome {
-        Ok(url) => Ok((process, url)),
+        Ok((url, over)) => Ok((process, url, over)),
         Err(why) => {
             process.kill().await;
             let mut output = Vec::new();

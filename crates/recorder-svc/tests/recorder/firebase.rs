@@ -235,12 +235,17 @@ async fn storage_unreachable_at_stop_means_pending_then_uploaded_once_when_it_re
         ..Options::default()
     })
     .await;
+    let started = rec.start("g1_pending_up", false).await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
     let asked = Instant::now();
-    let (status, body) = record(&rec, "g1_pending_up", false, 1000).await;
+    let (status, body) = rec.stop(json!({"sid": started.body["sid"]})).await;
     assert_eq!(status, 200);
+    // The stop waits for the upload only as long as it is told (2 s here, 30 s by default), then
+    // answers with what it has; the margin is for a loaded CI box, not part of the bound.
     assert!(
-        asked.elapsed() < Duration::from_secs(6),
-        "stop waited no longer than its bound"
+        asked.elapsed() < Duration::from_secs(15),
+        "stop waited {:?}, far past RECORDER_UPLOAD_WAIT_S=2",
+        asked.elapsed()
     );
     assert!(body["firebase"].is_null(), "{body}");
     assert_eq!(body["upload"]["state"], "pending");

@@ -49,6 +49,13 @@ async fn crash_and_check(kind: &str, channel: &str) {
         "{history:?}"
     );
     tokio::time::sleep(Duration::from_secs(3)).await;
+    let (_, status) = rec.get("/status").await;
+    let late = status["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["sid"] == sid.as_str())
+        .map_or(0, |s| s["audio"]["lateAudioMs"].as_u64().unwrap());
     let stop_sent = Instant::now();
     let (_, body) = rec.stop(json!({"sid": sid})).await;
     let stop_answered = Instant::now();
@@ -75,9 +82,12 @@ async fn crash_and_check(kind: &str, channel: &str) {
         segments[1].1 >= wav.duration_ms() - 20.0,
         "audio to the end after rejoining: {segments:?}"
     );
+    // No silence after the rejoin that the recorder did not report as late audio (a fresh
+    // browser on a loaded box can deliver its first chunks late; 10 ms windows, one of slack).
+    let dropouts = wav.dropouts(segments[1].0 + 50.0, segments[1].1 - 50.0);
     assert!(
-        wav.dropouts(segments[1].0 + 50.0, segments[1].1 - 50.0)
-            .is_empty()
+        dropouts.len() as u64 * 10 <= late + 10,
+        "dropouts at {dropouts:?} with {late} ms of late audio reported"
     );
     assert_eq!(body["stopReason"], "requested");
 }

@@ -297,9 +297,11 @@ impl Supervisor {
             .await;
             return;
         }
+        // Phase first: whoever sees the rejoin counted also sees the session reconnecting (never
+        // "recording" with a tab that is gone).
+        self.set_phase(Phase::Reconnecting);
         self.handle.update(|live| live.rejoins += 1);
         self.ctx.pool.close_tab(self.handle.sid).await;
-        self.set_phase(Phase::Reconnecting);
         self.deadline = None;
         let wait = REJOIN_BACKOFF[self.failures.min(REJOIN_BACKOFF.len() - 1)];
         self.failures += 1;
