@@ -45,8 +45,9 @@ struct Mode {
     speakers: usize,
 }
 
-/// This process (with `itself`) and every process whose command line holds `needle` (a
-/// Chromium's profile folder).
+/// This process (with `itself`), every process whose command line holds `needle` (a Chromium's
+/// profile folder), and all their descendants (the headless shell's renderers and utilities do
+/// not repeat the profile on their command lines).
 fn pids(needle: &Path, itself: bool) -> Vec<u32> {
     let needle = needle.display().to_string();
     let mut out = if itself {
@@ -54,6 +55,7 @@ fn pids(needle: &Path, itself: bool) -> Vec<u32> {
     } else {
         Vec::new()
     };
+    let mut parents = Vec::new();
     for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
         let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
             continue;
@@ -61,6 +63,28 @@ fn pids(needle: &Path, itself: bool) -> Vec<u32> {
         let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
         if String::from_utf8_lossy(&cmdline).contains(&needle) {
             out.push(pid);
+        }
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<u32>().ok());
+        if let Some(ppid) = ppid {
+            parents.push((pid, ppid));
+        }
+    }
+    // Descendants of the Chromiums found (not of this process: the callers' browser is its child).
+    let mut roots: Vec<u32> = out
+        .iter()
+        .copied()
+        .filter(|p| *p != std::process::id())
+        .collect();
+    while let Some(root) = roots.pop() {
+        for (pid, ppid) in &parents {
+            if *ppid == root && !out.contains(pid) {
+                out.push(*pid);
+                roots.push(*pid);
+            }
         }
     }
     out
@@ -226,12 +250,21 @@ async fn run(n: usize, mode: &Mode) -> Run {
         // A subscription then crosses two browsers and the relay: give it more time under load.
         scenario["subscribeTimeoutMs"] = json!(15_000);
     }
-    let rec: TestRecorder = spawn(Options {
+    let mut options = Options {
         scenario,
         max_sessions: 1000,
         ..Options::default()
-    })
-    .await;
+    };
+    // The levers measured one at a time (issue 17): the recorder's own settings, from the env.
+    if let Some(binary) = std::env::var_os("RECORDER_CHROMIUM") {
+        options.chromium = Some(binary.into());
+    }
+    if let Ok(extra) = std::env::var("RECORDER_CHROMIUM_EXTRA_ARGS") {
+        options.extra_args.extend(
+            recorder_svc::browser::parse_extra(&extra).expect("RECORDER_CHROMIUM_EXTRA_ARGS"),
+        );
+    }
+    let rec: TestRecorder = spawn(options).await;
     let mut starts = Vec::new();
     for c in &channels {
         starts.push(rec.start(c, mode.speakers == 2).await);

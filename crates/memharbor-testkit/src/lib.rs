@@ -81,6 +81,8 @@ pub struct Options {
     pub max_sessions: usize,
     /// `RECORDER_AUDIO_CUSHION_MS`.
     pub audio_cushion_ms: u32,
+    /// `RECORDER_CHROMIUM`: the first one found in the usual places if `None`.
+    pub chromium: Option<PathBuf>,
     pub recordings_dir: Option<PathBuf>,
     /// Where the recorder asks for fresh bot tokens.
     pub gateway_url: String,
@@ -101,6 +103,7 @@ impl Default for Options {
             join_timeout: Duration::from_secs(20),
             max_sessions: 12,
             audio_cushion_ms: 80,
+            chromium: None,
             recordings_dir: None,
             gateway_url: "http://127.0.0.1:9".into(),
             firebase: None,
@@ -128,7 +131,11 @@ pub fn settings(dir: &Path, recordings: &Path, opts: &Options) -> Settings {
         json_logs: false,
         secret_key: SecretString::from(SECRET.to_owned()),
         recordings_dir: recordings.to_owned(),
-        chromium: find_chromium().expect("Chromium installed (make test installs it)"),
+        chromium: opts
+            .chromium
+            .clone()
+            .or_else(find_chromium)
+            .expect("Chromium installed (make test installs it)"),
         chromium_extra_args: opts.extra_args.clone(),
         chromium_sandbox: recorder_svc::browser::SandboxMode::Auto,
         agora_sdk: sdk,

@@ -96,7 +96,15 @@ pub enum ClientRole {
 pub const DEFAULT_HTTP_ADDR: &str = "0.0.0.0:3100";
 pub const DEFAULT_PAGE_ADDR: &str = "127.0.0.1:0";
 pub const DEFAULT_AGORA_SDK: &str = "vendor/agora-rtc-sdk-ng-4.24.8/AgoraRTC_N-production.js";
-pub const DEFAULT_MAX_SESSIONS: usize = 16;
+/// Two-speaker calls one core records with a quarter of it spare (`bench/README.md`, "Sizing":
+/// ≈ 12 % of a core per call): `RECORDER_MAX_SESSIONS` defaults to this many per core.
+pub const SESSIONS_PER_CORE: usize = 6;
+
+/// `RECORDER_MAX_SESSIONS` when unset: [`SESSIONS_PER_CORE`] for each core this process may use
+/// (a container's CPU quota counts, not the host's cores).
+pub fn default_max_sessions() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get) * SESSIONS_PER_CORE
+}
 pub const DEFAULT_SESSIONS_PER_BROWSER: usize = 20;
 /// Where Debian, Ubuntu and Google put Chromium, in the order they are tried.
 pub const CHROMIUM_CANDIDATES: &[&str] = &[
@@ -359,7 +367,7 @@ fn session_settings(raw: &Raw) -> Result<SessionGroup, SettingsError> {
         max_sessions: number(
             "RECORDER_MAX_SESSIONS",
             present(&raw.recorder_max_sessions),
-            DEFAULT_MAX_SESSIONS,
+            default_max_sessions(),
             1,
             1000,
         )?,
@@ -437,6 +445,16 @@ mod tests {
                 .unwrap_err();
             assert_eq!(e.variable, "MEMHARBOR_SECRET_KEY");
         }
+    }
+
+    #[test]
+    fn max_sessions_defaults_to_six_per_core_and_can_be_set() {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let s = Settings::from_sources(HashMap::new(), env(&[])).unwrap();
+        assert_eq!(s.max_sessions, 6 * cores);
+        let s =
+            Settings::from_sources(HashMap::new(), env(&[("RECORDER_MAX_SESSIONS", "3")])).unwrap();
+        assert_eq!(s.max_sessions, 3);
     }
 
     #[test]
