@@ -4,9 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo bench -p recorder-svc --bench stop_latency
-cargo run --release -q -p memharbor-testkit --example recorder_load
+cargo run --profile bench -q -p memharbor-testkit --example recorder_load
 # Issue 17's sizing figures: participants sent from a browser of their own, one and two speakers.
-LOAD_CALLERS=outside cargo run --release -q -p memharbor-testkit --example recorder_load -- 6 10
-LOAD_CALLERS=outside LOAD_SPEAKERS=2 cargo run --release -q -p memharbor-testkit --example recorder_load -- 6 10 12
+LOAD_CALLERS=outside cargo run --profile bench -q -p memharbor-testkit --example recorder_load -- 6 10
+LOAD_CALLERS=outside LOAD_SPEAKERS=2 cargo run --profile bench -q -p memharbor-testkit --example recorder_load -- 6 10 12
 scripts/setup-tools.sh
 cargo run --release -q -p memharbor-testkit --example upload_bench

@@ -200,6 +200,24 @@ impl Actor {
         if self.launching == Some(id) {
             self.launching = None;
         }
+        // A browser that died between its start and this event (its death, reported first, found
+        // no slot) must not join the pool: every open would be sent to it.
+        if let Ok(slot) = &result
+            && slot.tasks.first().is_some_and(|t| t.is_finished())
+        {
+            let Ok(slot) = result else { return };
+            let slot = *slot;
+            for task in &slot.tasks {
+                task.abort();
+            }
+            tokio::spawn(slot.process.kill());
+            tracing::error!(browser = id, "Chromium exited as soon as it started");
+            let e = BrowserError::Launch("Chromium exited as soon as it started".into());
+            for waiting in self.waiting.drain(..) {
+                let _ = waiting.reply.send(Err(e.clone()));
+            }
+            return;
+        }
         match result {
             Ok(slot) => {
                 self.sandbox.get_or_insert(sandbox);

@@ -72,7 +72,7 @@ pub(super) async fn launch(
                     None => break,
                 },
                 _ = &mut pipe_over => {
-                    tracing::warn!(browser = id, "Chromium closed its DevTools pipe");
+                    tracing::warn!(browser = id, "the DevTools link to Chromium ended");
                     break;
                 }
             }

@@ -103,8 +103,11 @@ pub const SESSIONS_PER_CORE: usize = 6;
 /// `RECORDER_MAX_SESSIONS` when unset: [`SESSIONS_PER_CORE`] for each core this process may use
 /// (a container's CPU quota counts, not the host's cores).
 pub fn default_max_sessions() -> usize {
-    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get) * SESSIONS_PER_CORE
+    (std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        * SESSIONS_PER_CORE)
+        .min(1000)
 }
+
 pub const DEFAULT_SESSIONS_PER_BROWSER: usize = 20;
 /// Where Debian, Ubuntu and Google put Chromium, in the order they are tried.
 pub const CHROMIUM_CANDIDATES: &[&str] = &[

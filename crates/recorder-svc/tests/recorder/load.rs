@@ -5,9 +5,9 @@
 //! an occasional 10 ms block (two cores running ten sessions and their ten stand-in senders deliver
 //! frames late now and then), and its clock lost 10 ms steps, so a voice drifted off the wall
 //! clock and files ended in silence. The page now mixes on the wall clock with a cushion for late
-//! frames (web/recorder/capture.js): no block at all is allowed, the voice must last to the file's end, and
-//! the page must hardly have had to play silence while waiting (`lateAudioMs`, at most one
-//! hiccup, see below). 20 s is long enough for the old clock to have lost two steps.
+//! frames (web/recorder/capture.js): no silent block is allowed that the recorder did not report as
+//! late audio, the voice must last to the file's end, and the page must hardly have had to play
+//! silence while waiting (`lateAudioMs`, at most one hiccup, see below). 20 s is long enough for the old clock to have lost two steps.
 
 use std::time::{Duration, Instant};
 
@@ -96,7 +96,7 @@ async fn ten_concurrent_sessions_are_all_clean() {
         // bots joining on two cores, is up to a few hundred ms into the file) to its end.
         let subscribed = subscribed_ms[body["channel"].as_str().unwrap()];
         assert!(
-            from < subscribed + 500.0 && to >= wav.duration_ms() - 20.0,
+            subscribed < 2500.0 && from < subscribed + 500.0 && to >= wav.duration_ms() - 20.0,
             "{}: subscribed at {subscribed} ms, tone {segments:?}",
             body["channel"]
         );

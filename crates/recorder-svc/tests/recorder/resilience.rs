@@ -26,6 +26,17 @@ async fn wait_rejoined(rec: &TestRecorder, sid: &str) -> Value {
     }
 }
 
+/// The late audio the recorder reports for `sid` so far.
+async fn late_audio_ms(rec: &TestRecorder, sid: &str) -> u64 {
+    let (_, status) = rec.get("/status").await;
+    status["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["sid"] == sid)
+        .map_or(0, |s| s["audio"]["lateAudioMs"].as_u64().unwrap())
+}
+
 async fn crash_and_check(kind: &str, channel: &str) {
     let rec = spawn(Options {
         scenario: everywhere(vec![tone(1001, 440, 0, 600_000)]),
@@ -35,6 +46,7 @@ async fn crash_and_check(kind: &str, channel: &str) {
     let started = rec.start(channel, false).await;
     let sid = started.body["sid"].as_str().unwrap().to_owned();
     tokio::time::sleep(Duration::from_secs(3)).await;
+    let late_before = late_audio_ms(&rec, &sid).await;
     let crashed_at = started.at.elapsed().as_secs_f64() * 1000.0;
     rec.drill(&sid, kind).await;
     let session = wait_rejoined(&rec, &sid).await;
@@ -49,13 +61,7 @@ async fn crash_and_check(kind: &str, channel: &str) {
         "{history:?}"
     );
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let (_, status) = rec.get("/status").await;
-    let late = status["sessions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["sid"] == sid.as_str())
-        .map_or(0, |s| s["audio"]["lateAudioMs"].as_u64().unwrap());
+    let late = late_audio_ms(&rec, &sid).await - late_before;
     let stop_sent = Instant::now();
     let (_, body) = rec.stop(json!({"sid": sid})).await;
     let stop_answered = Instant::now();
