@@ -8,5 +8,8 @@ cargo run --profile bench -q -p memharbor-testkit --example recorder_load
 # Issue 17's sizing figures: participants sent from a browser of their own, one and two speakers.
 LOAD_CALLERS=outside cargo run --profile bench -q -p memharbor-testkit --example recorder_load -- 6 10
 LOAD_CALLERS=outside LOAD_SPEAKERS=2 cargo run --profile bench -q -p memharbor-testkit --example recorder_load -- 6 10 12
+# The per-core limit with the callers on a core of their own (needs 2 cores or more).
+LOAD_CALLERS_CPUS=1 LOAD_CALLERS=outside LOAD_SPEAKERS=2 taskset -c 0 \
+  cargo run --profile bench -q -p memharbor-testkit --example recorder_load -- 4 5 6
 scripts/setup-tools.sh
 cargo run --release -q -p memharbor-testkit --example upload_bench

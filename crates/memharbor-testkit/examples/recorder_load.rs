@@ -380,6 +380,22 @@ fn print(r: &Run) {
     }
 }
 
+/// `LOAD_CALLERS_CPUS`: the callers' browser (and the processes it starts later, which inherit it)
+/// runs on these cores only, so that with the bench itself under `taskset -c <the others>` the
+/// recorder and the callers do not compete (`taskset -a -p -c`, util-linux).
+fn pin(pids: &[u32], cpus: &str) {
+    for pid in pids {
+        let status = std::process::Command::new("taskset")
+            .args(["-a", "-p", "-c", cpus, &pid.to_string()])
+            .stdout(std::process::Stdio::null())
+            .status();
+        assert!(
+            status.is_ok_and(|s| s.success()),
+            "taskset -a -p -c {cpus} {pid}"
+        );
+    }
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let asked: Vec<usize> = std::env::args()
@@ -387,7 +403,13 @@ async fn main() {
         .filter_map(|a| a.parse().ok())
         .collect();
     let callers = match std::env::var("LOAD_CALLERS").as_deref() {
-        Ok("outside") => Some(Callers::start().await),
+        Ok("outside") => {
+            let callers = Callers::start().await;
+            if let Ok(cpus) = std::env::var("LOAD_CALLERS_CPUS") {
+                pin(&pids(&callers.profile, false), &cpus);
+            }
+            Some(callers)
+        }
         Ok("inside") | Err(_) => None,
         Ok(other) => panic!("LOAD_CALLERS={other}: expected inside (the default) or outside"),
     };

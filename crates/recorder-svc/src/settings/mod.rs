@@ -96,9 +96,9 @@ pub enum ClientRole {
 pub const DEFAULT_HTTP_ADDR: &str = "0.0.0.0:3100";
 pub const DEFAULT_PAGE_ADDR: &str = "127.0.0.1:0";
 pub const DEFAULT_AGORA_SDK: &str = "vendor/agora-rtc-sdk-ng-4.24.8/AgoraRTC_N-production.js";
-/// Two-speaker calls one core records with a quarter of it spare (`bench/README.md`, "Sizing":
-/// ≈ 12 % of a core per call): `RECORDER_MAX_SESSIONS` defaults to this many per core.
-pub const SESSIONS_PER_CORE: usize = 6;
+/// Two-speaker calls one core records with about a quarter of it spare (`bench/README.md`,
+/// "Sizing": 12–15 % of a core per call): `RECORDER_MAX_SESSIONS` defaults to this many per core.
+pub const SESSIONS_PER_CORE: usize = 5;
 
 /// `RECORDER_MAX_SESSIONS` when unset: [`SESSIONS_PER_CORE`] for each core this process may use
 /// (a container's CPU quota counts, not the host's cores).
@@ -451,10 +451,10 @@ mod tests {
     }
 
     #[test]
-    fn max_sessions_defaults_to_six_per_core_and_can_be_set() {
+    fn max_sessions_defaults_to_five_per_core_and_can_be_set() {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let s = Settings::from_sources(HashMap::new(), env(&[])).unwrap();
-        assert_eq!(s.max_sessions, 6 * cores);
+        assert_eq!(s.max_sessions, 5 * cores);
         let s =
             Settings::from_sources(HashMap::new(), env(&[("RECORDER_MAX_SESSIONS", "3")])).unwrap();
         assert_eq!(s.max_sessions, 3);
