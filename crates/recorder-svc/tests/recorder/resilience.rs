@@ -7,17 +7,22 @@ use serde_json::{Value, json};
 
 use crate::helpers::{Options, TestRecorder, everywhere, spawn, tone};
 
+/// `sid` as `/status` shows it.
+async fn session(rec: &TestRecorder, sid: &str) -> Value {
+    let (_, status) = rec.get("/status").await;
+    status["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["sid"] == sid)
+        .cloned()
+        .unwrap()
+}
+
 async fn wait_rejoined(rec: &TestRecorder, sid: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let (_, status) = rec.get("/status").await;
-        let session = status["sessions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["sid"] == sid)
-            .cloned()
-            .unwrap();
+        let session = session(rec, sid).await;
         if session["rejoins"].as_u64().unwrap() >= 1 && session["phase"] == "recording" {
             return session;
         }
@@ -28,13 +33,9 @@ async fn wait_rejoined(rec: &TestRecorder, sid: &str) -> Value {
 
 /// The late audio the recorder reports for `sid` so far.
 async fn late_audio_ms(rec: &TestRecorder, sid: &str) -> u64 {
-    let (_, status) = rec.get("/status").await;
-    status["sessions"]
-        .as_array()
+    session(rec, sid).await["audio"]["lateAudioMs"]
+        .as_u64()
         .unwrap()
-        .iter()
-        .find(|s| s["sid"] == sid)
-        .map_or(0, |s| s["audio"]["lateAudioMs"].as_u64().unwrap())
 }
 
 async fn crash_and_check(kind: &str, channel: &str) {
